@@ -1,0 +1,31 @@
+"""The source contract: a source turns one URI into assets, reporting bad records as issues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from labsearch.schema import Asset
+
+
+@dataclass(frozen=True)
+class SourceIssue:
+    """A record, file or field that could not be read. Indexing goes on without it."""
+
+    source: str
+    location: str  # file path, object key, record id or "line 17"
+    reason: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.location} [{self.field}]" if self.field else self.location
+        return f"{self.source}: {where}: {self.reason}"
+
+
+class Source(Protocol):
+    uri: str
+
+    def scan(self) -> Iterator[Asset | SourceIssue]:
+        """Every asset the source holds now (so missing ones can be deleted), and issues."""
+        ...

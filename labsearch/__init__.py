@@ -1,0 +1,1 @@
+"""labsearch: conversational semantic search for scientific lab data."""

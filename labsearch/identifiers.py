@@ -1,0 +1,83 @@
+"""Identifiers: extracted at index time into an exact-match field, and spotted in queries.
+
+An identifier is a token a scientist would type to name one thing: an accession (SRR5124371,
+SAMN0123, GSM12345), an ELN record (ELN-123), a sample (LIV-0042), a flow cell, a file name.
+Index time collects them from metadata values under identifier-like keys and from patterns in
+text. Query time proposes candidate tokens; the store decides which ones really exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Accessions and lab-style codes: letters, then digits, optionally joined by - or _.
+_PATTERNS = [
+    re.compile(r"\b[SED]RR\d{5,}\b"),  # SRA/ENA/DDBJ runs
+    re.compile(r"\b[SED]R[XSP]\d{5,}\b"),  # experiments, samples, projects
+    re.compile(r"\bSAM[NED][A-Z]?\d{5,}\b"),  # BioSamples
+    re.compile(r"\bPRJ[NED][A-Z]\d+\b"),  # BioProjects
+    re.compile(r"\bGS[EM]\d{3,}\b"),  # GEO
+    re.compile(r"\bE-[A-Z]{4}-\d+\b"),  # ArrayExpress
+    re.compile(r"\b[A-Z][A-Za-z]{1,9}[-_]\d{1,8}(?:[-_][A-Za-z0-9]+)*\b"),  # ELN-123, LIV-0042
+]
+
+_ID_KEY = re.compile(
+    r"(^|_|\b)(id|ids|sample|samples|sample_id|sample_name|run|run_id|experiment|eln|eln_id|"
+    r"accession|barcode|flowcell|flow_cell|library|library_id|specimen|subject|patient|"
+    r"source name|sample name|extract name|assay name|raw data file|derived data file)($|_|\b)",
+    re.IGNORECASE,
+)
+
+# Query tokens worth checking against the index: word-ish tokens with a digit or a separator.
+_QUERY_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]*[A-Za-z0-9]")
+
+
+def from_text(text: str) -> list[str]:
+    found: dict[str, None] = {}
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            found[match.group(0)] = None
+    return list(found)
+
+
+def from_metadata(metadata: Mapping[str, Any]) -> list[str]:
+    """Values under identifier-like keys, at any depth."""
+    found: dict[str, None] = {}
+
+    def visit(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for child_key, child in value.items():
+                visit(str(child_key), child)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(key, item)
+        elif isinstance(value, str | int) and not isinstance(value, bool):
+            text = str(value).strip()
+            if _ID_KEY.search(key) and 2 <= len(text) <= 80 and "\n" not in text:
+                found[text] = None
+            elif isinstance(value, str):
+                for identifier in from_text(text):
+                    found[identifier] = None
+
+    visit("", metadata)
+    return list(found)
+
+
+def collect(*groups: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for group in groups for i in group if i))
+
+
+def query_candidates(query: str) -> list[str]:
+    """Tokens of a query that could be identifiers, in their typed form and upper-cased."""
+    candidates: dict[str, None] = {}
+    for match in _QUERY_TOKEN.finditer(query):
+        token = match.group(0).rstrip(".:")
+        if len(token) < 3 or not any(ch.isdigit() for ch in token):
+            continue
+        candidates[token] = None
+        candidates[token.upper()] = None
+    for identifier in from_text(query):
+        candidates[identifier] = None
+    return list(candidates)

@@ -1,0 +1,136 @@
+"""The asset: the one record every source produces, every store keeps and every answer cites.
+
+An asset's id is stable across revisions of what it describes (a Quilt package keeps its id when a
+new top hash is pushed), so re-indexing updates in place instead of piling up duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AssetKind(StrEnum):
+    """What kind of record the asset is in its source."""
+
+    PACKAGE = "package"
+    PACKAGE_ENTRY = "package_entry"
+    EXPERIMENT = "experiment"
+    SAMPLE = "sample"
+    FILE = "file"
+    CHUNK = "chunk"
+    INVESTIGATION = "investigation"
+    STUDY = "study"
+    ASSAY = "assay"
+
+
+class Entity(StrEnum):
+    """The real-world thing an asset describes, where the source says so."""
+
+    RUN = "run"
+    SAMPLE = "sample"
+    EXPERIMENT = "experiment"
+    DATASET = "dataset"
+    FILE = "file"
+
+
+class DataLevel(StrEnum):
+    RAW = "raw"
+    PROCESSED = "processed"
+    FINAL = "final"
+
+
+class LinkType(StrEnum):
+    """Typed edges between assets. Read `a --rel--> b` as "a <rel> b"."""
+
+    USES_SAMPLE = "uses_sample"  # run/file/extract -> sample it was made from
+    PART_OF = "part_of"  # package entry -> package, chunk -> file, assay -> study
+    PRODUCED = "produced"  # run/assay -> data file
+    DERIVED_FROM = "derived_from"  # processed package -> raw package
+    DESCRIBES = "describes"  # experiment -> package it documents
+    RELATED = "related"
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rel: LinkType
+    target: str = Field(description="Asset id of the other end.")
+
+
+class Provenance(BaseModel):
+    """Where the asset came from, precisely enough to open or re-fetch it."""
+
+    source: str = Field(description="The source URI given to `labsearch index`.")
+    registry: str | None = None
+    package: str | None = None
+    top_hash: str | None = None
+    logical_key: str | None = None
+    entry_hash: str | None = None
+    physical_key: str | None = None
+    s3_uri: str | None = None
+    version_id: str | None = None
+    path: str | None = Field(default=None, description="Local filesystem path, if any.")
+    eln_url: str | None = None
+    record_id: str | None = None
+
+
+class Asset(BaseModel):
+    id: str
+    source: str = Field(description="Source URI that produced this asset (for deletions).")
+    kind: AssetKind
+    entity: Entity | None = None
+    title: str
+    text: str = Field(default="", description="Text that is embedded and full-text indexed.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    identifiers: list[str] = Field(default_factory=list)
+    data_level: DataLevel | None = None
+    links: list[Link] = Field(default_factory=list)
+    provenance: Provenance
+    groups: list[str] = Field(
+        default_factory=list, description="Access groups; empty means nobody but the operator."
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    errors: list[str] = Field(
+        default_factory=list, description="Why part of the asset could not be read."
+    )
+
+    @field_validator("id", "title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("identifiers", "groups")
+    @classmethod
+    def _dedupe(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(v for v in values if v))
+
+    def content_hash(self, model: str) -> str:
+        """Hash of everything that decides the stored record, including the embedding model.
+
+        Unchanged hash means the asset need neither be re-embedded nor rewritten.
+        """
+        payload = self.model_dump(mode="json", exclude={"created_at", "updated_at"})
+        payload["_model"] = model
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def embedding_text(self) -> str:
+        """What the embedding model sees: title, identifiers and text."""
+        parts = [self.title]
+        if self.identifiers:
+            parts.append(" ".join(self.identifiers))
+        if self.text:
+            parts.append(self.text)
+        return "\n".join(parts)
+
+    def linked(self, rel: LinkType) -> list[str]:
+        return [link.target for link in self.links if link.rel == rel]

@@ -1,0 +1,165 @@
+"""All settings in one place: environment variables `LABSEARCH_*`, then `labsearch.toml`.
+
+The file is read from `LABSEARCH_CONFIG` if set, else `./labsearch.toml`, else
+`$LABSEARCH_HOME/labsearch.toml`. Environment variables win over the file. Complex values (users,
+access rules) are JSON in the environment and tables in the file. README.md documents every field
+(tests/test_docs.py fails when one is missing).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class UserConfig(BaseModel):
+    groups: list[str] = Field(default_factory=list)
+    api_keys: list[SecretStr] = Field(default_factory=list)
+
+
+class AccessRule(BaseModel):
+    """Assets from sources (or packages, ELN projects, directories) starting with `prefix` get
+    `groups` unless the record names its own."""
+
+    prefix: str
+    groups: list[str]
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "labsearch"
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "labsearch"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("LABSEARCH_CONFIG")
+    if explicit:
+        return Path(explicit)
+    for candidate in (
+        Path("labsearch.toml"),
+        Path(os.environ.get("LABSEARCH_HOME") or _default_home()) / "labsearch.toml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABSEARCH_", extra="ignore")
+
+    # Where things live
+    home: Path = Field(default_factory=_default_home, description="Data directory (index, state).")
+    cache_dir: Path = Field(default_factory=_default_cache, description="Embedding cache.")
+    shared: Path = Field(default=Path("../shared"), description="Shared datasets directory.")
+    config: Path | None = Field(default=None, description="Path of a labsearch.toml to read.")
+
+    # Index
+    backend: Literal["embedded", "opensearch"] = "embedded"
+    model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers name or path.")
+    embed_batch_size: int = 64
+    index_batch_size: int = 256
+
+    # Retrieval
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100
+
+    # Who sees what
+    users: dict[str, UserConfig] = Field(default_factory=dict)
+    access_rules: list[AccessRule] = Field(default_factory=list)
+    public_sources: list[str] = Field(default_factory=list)
+
+    # Links in citations
+    catalog_url: str | None = Field(default=None, description="Quilt catalog, e.g. https://q.lab")
+    presign_expiry_seconds: int = 900
+
+    # Sources
+    elabftw_api_key: SecretStr | None = None
+    elabftw_verify_tls: bool = True
+
+    # OpenSearch
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index: str = "labsearch"
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_aws_region: str | None = None
+    opensearch_aws_service: Literal["es", "aoss"] = "es"
+
+    # Answering
+    llm: Literal["extractive", "bedrock", "openai", "local"] = "extractive"
+    bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    aws_region: str = "us-east-1"
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: SecretStr | None = None
+    local_model_path: str | None = None
+    context_tokens: int = 3000
+
+    # API
+    api_url: str = "http://127.0.0.1:8000"
+    jwt_secret: SecretStr | None = None
+    jwt_audience: str | None = None
+    oidc_issuer: str | None = None
+    jwt_groups_claim: str = "groups"
+    max_query_chars: int = 2000
+    max_conversation_messages: int = 200
+    rate_limit_per_minute: int = 120
+    audit_log: Path | None = Field(default=None, description="Default: $LABSEARCH_HOME/audit.jsonl")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # Derived paths
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_log or self.home / "audit.jsonl"
+
+    def groups_of(self, user: str) -> list[str]:
+        config = self.users.get(user)
+        return list(config.groups) if config else []
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return self.model_copy(update=values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,134 @@
+"""The store contract. Implementations match it by structure (embedded.py, opensearch.py) and
+prove it by passing tests/store_conformance.py.
+
+Rules every implementation keeps:
+- Permissions are evaluated inside the store's own query, never after a top-k cut: counts,
+  facets, `match` and ranked search only ever see assets `access` may see.
+- Filters follow labsearch/filters.py; they, too, apply before ranking, so a filtered search
+  returns every match even when thousands of better-scoring assets fail the filter.
+- `upsert` replaces a whole asset by id (idempotent); `delete` of unknown ids is not an error.
+- The store records the embedding model and dimension it was created with; opening it with
+  another model raises ModelMismatchError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from labsearch.access import Access
+from labsearch.schema import Asset
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    BM25 = "bm25"
+    DENSE = "dense"
+
+
+@dataclass(frozen=True)
+class IndexedAsset:
+    """What the indexer hands a store: the asset, its embedding and its content hash."""
+
+    asset: Asset
+    vector: Sequence[float]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How BM25 and vector rankings are fused (reciprocal-rank fusion, weighted)."""
+
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100  # taken from each side before fusion
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    vector: Sequence[float] | None = None
+    filters: dict[str, Any] | None = None
+    k: int = 10
+    offset: int = 0
+    mode: SearchMode = SearchMode.HYBRID
+    fusion: FusionSettings = field(default_factory=FusionSettings)
+    highlight: bool = True
+
+
+@dataclass
+class ScoredAsset:
+    asset: Asset
+    score: float
+    highlights: list[str] = field(default_factory=list)
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+@dataclass
+class MatchResult:
+    """Every visible asset satisfying the filter: complete, not a top-k guess."""
+
+    assets: list[Asset]
+    count: int
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    model: str
+    dimension: int
+    count: int
+    backend: str
+
+
+@runtime_checkable
+class AssetStore(Protocol):
+    def info(self) -> IndexInfo:
+        """Model, dimension and number of assets in the index."""
+        ...
+
+    def upsert(self, items: Sequence[IndexedAsset]) -> None:
+        """Insert or replace assets by id, atomically per call (all or nothing)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete assets by id; returns how many existed."""
+        ...
+
+    def get(self, asset_id: str, access: Access) -> Asset | None:
+        """The asset, or None if it is missing or `access` may not see it (indistinguishable)."""
+        ...
+
+    def get_many(self, asset_ids: Sequence[str], access: Access) -> list[Asset]:
+        """The visible assets among `asset_ids`, in the order asked for."""
+        ...
+
+    def hashes_by_source(self, source: str) -> dict[str, str]:
+        """Asset id -> content hash for every asset a source produced (operator view)."""
+        ...
+
+    def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:
+        """Ranked search: BM25, dense or hybrid (fused), filtered and permission-checked."""
+        ...
+
+    def match(
+        self, filters: dict[str, Any] | None, access: Access, limit: int | None = None
+    ) -> MatchResult:
+        """Every visible asset matching `filters` (count is exact even when `limit` cuts)."""
+        ...
+
+    def facets(
+        self,
+        fields: Sequence[str],
+        access: Access,
+        filters: dict[str, Any] | None = None,
+        text: str = "",
+        size: int = 20,
+    ) -> dict[str, dict[str, int]]:
+        """Value counts per field over visible assets matching filters (and text, if given)."""
+        ...
+
+    def close(self) -> None: ...
