@@ -56,7 +56,8 @@ class EmbeddingCache:
                 chunk = list(hashes[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                    "SELECT text_hash, vector FROM embeddings"
+                    f" WHERE model = ? AND text_hash IN ({marks})",
                     [model, *chunk],
                 )
                 for text_hash, blob in rows:
