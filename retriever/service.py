@@ -1,0 +1,244 @@
+"""The retrieval service: what the CLI, the API and the evals call.
+
+search(): hybrid ranking from the store, with assets that carry an identifier named in the query
+put first (exact matches beat embeddings). answer(): list/count questions are answered from the
+store's exhaustive match (complete, with a count); other questions get an extractive answer from
+the top hits. Every call takes the caller's Access; the store enforces it inside its queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from labsearch import filters as filter_grammar
+from labsearch.access import Access
+from labsearch.embeddings import Embedder
+from labsearch.errors import InvalidRequestError, NotFoundError
+from labsearch.identifiers import query_candidates
+from labsearch.models import Answer, Citation, EntityResult, Hit, SearchRequestModel, SearchResponse
+from labsearch.schema import Asset
+from labsearch.settings import Settings
+from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, SearchRequest
+from retriever import answers
+from retriever.citations import card_metadata, citation_for, links_for
+from retriever.questions import EntityQuestion, understand
+
+DEFAULT_FACETS = ("kind", "entity", "data_level", "metadata.instrument", "metadata.project")
+MAX_MEMBERS = 5000  # an entity answer larger than this is returned with complete=false
+
+
+class SearchService:
+    def __init__(self, settings: Settings, store: AssetStore, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.fusion = FusionSettings(
+            bm25_weight=settings.bm25_weight,
+            dense_weight=settings.dense_weight,
+            rrf_k=settings.rrf_k,
+            candidates=settings.candidates,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchService:
+        from labsearch.stores import open_store
+
+        embedder = Embedder(settings.model, settings.cache_dir, settings.embed_batch_size)
+        store = open_store(settings, embedder.dimension)
+        return cls(settings, store, embedder)
+
+    def close(self) -> None:
+        self.store.close()
+        self.embedder.close()
+
+    # Search ---------------------------------------------------------------------------------
+
+    def search(self, request: SearchRequestModel, access: Access) -> SearchResponse:
+        query = request.query.strip()
+        if len(query) > self.settings.max_query_chars:
+            raise InvalidRequestError(
+                f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}"
+            )
+        filter_grammar.parse(request.filters)  # validate early, with a clear error
+        offset = (request.page - 1) * request.size
+        total = None
+        if query:
+            hits = self.rank(query, access, request.filters, request.size, offset, request.mode)
+        else:
+            matched = self.store.match(request.filters, access, limit=offset + request.size)
+            hits = [self._hit(asset, 0.0) for asset in matched.assets[offset:]]
+            total = matched.count
+        facets = {}
+        if request.facets:
+            facets = self.store.facets(request.facets, access, filters=request.filters, text=query)
+        return SearchResponse(
+            query=query, hits=hits, facets=facets, total=total, page=request.page, size=request.size
+        )
+
+    def rank(
+        self,
+        query: str,
+        access: Access,
+        filters: dict[str, Any] | None = None,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """Ranked hits; assets carrying an identifier named in the query come first."""
+        search_mode = SearchMode(mode)
+        vector = None
+        if search_mode is not SearchMode.BM25:
+            vector = self.embedder.embed_query(query).tolist()
+        depth = offset + k
+        ranked = self.store.search(
+            SearchRequest(
+                text=query,
+                vector=vector,
+                filters=filters,
+                k=max(depth, self.fusion.candidates),
+                mode=search_mode,
+                fusion=self.fusion,
+            ),
+            access,
+        )
+        exact_ids = (
+            self._exact_ids(query, access, filters) if search_mode is SearchMode.HYBRID else {}
+        )
+        position = {item.asset.id: i for i, item in enumerate(ranked)}
+        exact = [item for item in ranked if item.asset.id in exact_ids]
+        missing = [i for i in exact_ids if i not in position]
+        exact_assets = [(item.asset, item.score, item.highlights) for item in exact] + [
+            (asset, 0.0, []) for asset in self.store.get_many(missing, access)
+        ]
+        # Assets named by the identifier (in their title) before those that merely mention it.
+        exact_assets.sort(
+            key=lambda t: (
+                not any(i in t[0].title for i in exact_ids[t[0].id]),
+                position.get(t[0].id, len(position)),
+            )
+        )
+        hits = [self._hit(a, s, h, exact=True) for a, s, h in exact_assets]
+        hits += [
+            self._hit(item.asset, item.score, item.highlights)
+            for item in ranked
+            if item.asset.id not in exact_ids
+        ]
+        return hits[offset:depth]
+
+    def _exact_ids(
+        self, query: str, access: Access, filters: dict[str, Any] | None
+    ) -> dict[str, list[str]]:
+        """Asset id -> identifiers of the query it carries (only identifiers that exist)."""
+        candidates = query_candidates(query)
+        if not candidates:
+            return {}
+        exact_filter = filter_grammar.combine({"identifiers": {"in": candidates}}, filters)
+        matched = self.store.match(exact_filter, access, limit=200)
+        wanted = set(candidates)
+        return {a.id: [i for i in a.identifiers if i in wanted] for a in matched.assets}
+
+    def _hit(
+        self, asset: Asset, score: float, highlights: Sequence[str] = (), exact: bool = False
+    ) -> Hit:
+        return Hit(
+            id=asset.id,
+            kind=asset.kind,
+            entity=asset.entity,
+            title=asset.title,
+            score=round(float(score), 6),
+            data_level=asset.data_level,
+            identifiers=asset.identifiers[:20],
+            metadata=card_metadata(asset),
+            highlights=list(highlights),
+            links=links_for(asset, self.settings.catalog_url),
+            exact=exact,
+        )
+
+    # Questions ------------------------------------------------------------------------------
+
+    def understand(
+        self, query: str, access: Access, previous: Answer | None = None
+    ) -> EntityQuestion | None:
+        def known(candidates: list[str]) -> list[str]:
+            if not candidates:
+                return []
+            found = self.store.match({"identifiers": {"in": candidates}}, access, limit=500)
+            present = {i for asset in found.assets for i in asset.identifiers}
+            return [c for c in candidates if c in present]
+
+        instruments = self.store.facets(["metadata.instrument"], access, size=200).get(
+            "metadata.instrument", {}
+        )
+        prior = previous.result if previous else None
+        return understand(
+            query,
+            known_identifiers=known,
+            instruments=list(instruments),
+            today=date.today(),
+            previous=_question_from_result(prior),
+            previous_filter=prior.filters if prior else None,
+        )
+
+    def entity_result(
+        self, question: EntityQuestion, access: Access
+    ) -> tuple[EntityResult, list[Asset]]:
+        subject_asset_ids: list[str] = []
+        if question.subject_ids:
+            subjects = self.store.match(
+                {"identifiers": {"in": question.subject_ids}}, access, limit=2000
+            )
+            subject_asset_ids = [
+                a.id
+                for a in subjects.assets
+                if a.entity is not None and a.entity.value != question.target
+            ]
+        query_filter = question.filters(subject_asset_ids)
+        matched = self.store.match(query_filter, access, limit=MAX_MEMBERS)
+        members = sorted(matched.assets, key=lambda a: (str(a.metadata.get("date", "")), a.id))
+        result = EntityResult(
+            question_type=f"{question.question_type}_{question.target}s",
+            subject=question.subject,
+            entity=None if question.target == "package" else question.target,
+            members=[answers.member(a) for a in members],
+            count=matched.count,
+            complete=matched.count == len(members),
+            filters=query_filter,
+        )
+        return result, members
+
+    def answer(self, query: str, access: Access, *, previous: Answer | None = None) -> Answer:
+        query = query.strip()
+        if not query:
+            raise InvalidRequestError(
+                "the question is empty; ask something, e.g. 'which runs used sample LIV-0042?'"
+            )
+        question = self.understand(query, access, previous)
+        if question is not None:
+            result, members = self.entity_result(question, access)
+            return answers.entity_answer(query, question, result, members, self.citation)
+        hits = self.context(query, access, k=5)
+        return answers.descriptive_answer(query, hits, self.citation)
+
+    def context(self, query: str, access: Access, k: int = 8) -> list[Asset]:
+        """The top assets for a question, for extractive answers and LLM prompts."""
+        hits = self.rank(query, access, k=k)
+        by_id = {a.id: a for a in self.store.get_many([h.id for h in hits], access)}
+        return [by_id[h.id] for h in hits if h.id in by_id]
+
+    def citation(self, asset: Asset) -> Citation:
+        return citation_for(asset, self.settings.catalog_url)
+
+    def get_asset(self, asset_id: str, access: Access) -> Asset:
+        asset = self.store.get(asset_id, access)
+        if asset is None:
+            raise NotFoundError(f"no asset {asset_id!r} (or you may not see it)")
+        return asset
+
+
+def _question_from_result(result: EntityResult | None) -> EntityQuestion | None:
+    if result is None:
+        return None
+    kind, _, target = result.question_type.partition("_")
+    return EntityQuestion(question_type=kind, target=target.rstrip("s") or "package")
