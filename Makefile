@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export QUILT_DISABLE_USAGE_METRICS := true
+
+.PHONY: demo test venv lint format unit opensearch-start opensearch-stop bench clean
+
+$(BIN)/labsearch: pyproject.toml
+	scripts/bootstrap
+
+venv: $(BIN)/labsearch
+
+demo: venv
+	$(BIN)/labsearch demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Everything CI runs: venv, lint, the OpenSearch node, every test (unit, integration, e2e).
+test: venv lint
+	scripts/opensearch-node start
+	$(BIN)/pytest -p no:cacheprovider --junitxml=artifacts/junit.xml; status=$$?; \
+	  scripts/opensearch-node stop; exit $$status
+
+# Fast loop without OpenSearch or the browser.
+unit: venv
+	$(BIN)/pytest -m "not integration and not e2e"
+
+bench: venv
+	$(BIN)/python bench/store_latency.py --sizes 10000 100000
+	$(BIN)/python bench/index_vs_langchain.py
+
+clean:
+	rm -rf .labsearch artifacts .pytest_cache

@@ -1,0 +1,337 @@
+"""The `labsearch` command line.
+
+Without `--as-user` the CLI acts as the local operator and sees everything; with it, exactly what
+that user may see. `--json` prints the same response models the API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labsearch import filters as filter_grammar
+from labsearch.access import Access
+from labsearch.errors import ConfigError, LabsearchError
+from labsearch.models import Answer, SearchRequestModel, SearchResponse
+from labsearch.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="labsearch",
+    help="Conversational semantic search for lab data: index sources, search, ask, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+AsUser = Annotated[
+    str | None,
+    typer.Option(
+        "--as-user", help="Act as this user (see `users` in settings) instead of operator."
+    ),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON (the API's response model).")]
+
+
+def _fail(error: Exception, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {error}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _access(settings: Settings, user: str | None) -> Access:
+    if user is None:
+        return Access.as_operator()
+    if user not in settings.users:
+        known = ", ".join(sorted(settings.users)) or "none configured"
+        raise ConfigError(f"unknown user {user!r} (known users: {known}); add it under [users]")
+    return Access.for_groups(settings.groups_of(user), user=user)
+
+
+def _service(settings: Settings):
+    from retriever.service import SearchService
+
+    return SearchService.from_settings(settings)
+
+
+@app.command()
+def index(
+    sources: Annotated[
+        list[str], typer.Argument(help="Source URIs; see `labsearch sources --kinds`.")
+    ] = None,  # noqa: E501
+    all_revisions: Annotated[
+        bool, typer.Option("--all-revisions", help="Quilt: index every package revision.")
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Drop the index and rebuild it (e.g. for a new model)."),
+    ] = False,
+) -> None:
+    """Index sources (incrementally: unchanged assets are skipped, vanished ones deleted)."""
+    settings = get_settings()
+    try:
+        reports = run_index(settings, sources or [], all_revisions=all_revisions, rebuild=rebuild)
+    except LabsearchError as error:
+        _fail(error)
+    failed = False
+    for report in reports:
+        colour = "green" if report.ok else "red"
+        out.print(f"[{colour}]{report.source}[/]: {report.summary()}", highlight=False)
+        for line in report.errors[:50]:
+            out.print(f"  [red]-[/] {line}", highlight=False)
+        if len(report.errors) > 50:
+            out.print(f"  ... {len(report.errors) - 50} more (see `labsearch sources`)")
+        failed = failed or not report.ok
+    raise typer.Exit(1 if failed else 0)
+
+
+def run_index(
+    settings: Settings, sources: list[str], *, all_revisions: bool = False, rebuild: bool = False
+):
+    """Index `sources` into the configured store; returns one SyncReport per source."""
+    from indexer.pipeline import Indexer, writer_lock
+    from indexer.state import SyncState
+    from labsearch.embeddings import Embedder
+    from labsearch.stores import open_store
+
+    with writer_lock(settings.home):
+        if not sources:
+            state = SyncState(settings.state_path)
+            sources = [report.source for report in state.all()]
+            state.close()
+            if not sources:
+                raise ConfigError(
+                    "no sources given and none indexed before: labsearch index URI..."
+                )
+        embedder = Embedder(
+            settings.model, settings.cache_dir, settings.embed_batch_size, show_progress=True
+        )
+        store = open_store(settings, embedder.dimension, recreate=rebuild)
+        indexer = Indexer(settings, store, embedder)
+        try:
+            options = {"all_revisions": True} if all_revisions else {}
+            return [
+                indexer.index(uri, **(options if uri.startswith("quilt+") else {}))
+                for uri in sources
+            ]
+        finally:
+            indexer.close()
+            store.close()
+            embedder.close()
+
+
+@app.command("sources")
+def list_sources(
+    kinds: Annotated[bool, typer.Option("--kinds", help="List the kinds of source URI.")] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Indexed sources: last sync, counts and errors."""
+    from indexer.sources import SCHEMES
+    from indexer.state import SyncState
+
+    if kinds:
+        for scheme, help_text in SCHEMES.items():
+            out.print(f"[bold]{scheme}[/]  {help_text}", highlight=False)
+        return
+    state = SyncState(get_settings().state_path)
+    reports = state.all()
+    state.close()
+    if as_json:
+        print(json.dumps([vars(r) for r in reports], indent=2))
+        return
+    table = Table("source", "last sync", "added", "updated", "unchanged", "deleted", "failed")
+    for r in reports:
+        table.add_row(
+            r.source,
+            r.finished_at or "-",
+            *map(str, (r.added, r.updated, r.unchanged, r.deleted, r.failed)),
+        )
+    out.print(table)
+    for r in reports:
+        for line in r.errors[:10]:
+            out.print(f"[red]{line}[/]", highlight=False)
+
+
+@app.command()
+def remove(
+    source: Annotated[str, typer.Argument(help="Source URI to remove from the index.")],
+) -> None:
+    """Delete every asset a source produced and forget the source."""
+    from indexer.pipeline import Indexer, writer_lock
+    from labsearch.embeddings import Embedder
+    from labsearch.stores import open_store
+
+    settings = get_settings()
+    try:
+        with writer_lock(settings.home):
+            embedder = Embedder(settings.model, settings.cache_dir)
+            store = open_store(settings, embedder.dimension)
+            indexer = Indexer(settings, store, embedder)
+            removed = indexer.remove(source)
+            indexer.close()
+            store.close()
+    except LabsearchError as error:
+        _fail(error)
+    out.print(f"removed {removed} assets of {source}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Free text; identifiers in it match exactly.")],
+    filter_: Annotated[
+        list[str],
+        typer.Option("--filter", "-f", help="key=value, key>=value, key=a,b, key? (repeatable)"),
+    ] = None,
+    facet: Annotated[list[str], typer.Option("--facet", help="Field to count values of.")] = None,
+    size: Annotated[int, typer.Option("--size", "-k", min=1, max=100)] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid | bm25 | dense")] = "hybrid",
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Ranked search over the assets you may see."""
+    settings = get_settings()
+    try:
+        request = SearchRequestModel(
+            query=query,
+            filters=filter_grammar.from_cli(filter_ or []),
+            facets=facet or [],
+            size=size,
+            mode=mode,
+        )
+        service = _service(settings)
+        response = service.search(request, _access(settings, as_user))
+    except LabsearchError as error:
+        _fail(error)
+    if as_json:
+        print(response.model_dump_json(indent=2))
+        return
+    print_search(response)
+
+
+def print_search(response: SearchResponse) -> None:
+    if not response.hits:
+        out.print("no results")
+    for rank, hit in enumerate(response.hits, start=1):
+        badge = " [green]exact[/]" if hit.exact else ""
+        level = f" {hit.data_level.value}" if hit.data_level else ""
+        out.print(
+            f"{rank:>2}. [bold]{hit.title}[/]{badge}  ({hit.kind.value}{level}, {hit.score:.4f})",
+            highlight=False,
+        )
+        out.print(f"    id: {hit.id}", highlight=False)
+        for link in (
+            hit.links.s3_uri,
+            hit.links.catalog_url,
+            hit.links.eln_url,
+            hit.links.file_url,
+        ):
+            if link:
+                out.print(f"    {link}", highlight=False)
+        for snippet in hit.highlights[:1]:
+            out.print(f"    … {snippet}", highlight=False)
+    for field, counts in response.facets.items():
+        out.print(f"[bold]{field}[/]: " + ", ".join(f"{v} ({n})" for v, n in counts.items()))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="e.g. 'which runs used sample LIV-0042?'")],
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Answer a question from the index, with citations (extractive: no LLM needed)."""
+    settings = get_settings()
+    try:
+        answer = _service(settings).answer(question, _access(settings, as_user))
+    except LabsearchError as error:
+        _fail(error)
+    if as_json:
+        print(answer.model_dump_json(indent=2))
+        return
+    print_answer(answer)
+
+
+def print_answer(answer: Answer) -> None:
+    out.print(answer.text, highlight=False)
+    if answer.result is not None:
+        status = "complete" if answer.result.complete else "incomplete"
+        out.print(f"\n[bold]{answer.result.count}[/] members ({status} result)")
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+    for number, c in enumerate(answer.citations, start=1):
+        where = c.s3_uri or c.file_url or ""
+        pkg = f"{c.package}@{c.top_hash[:10]}" if c.package and c.top_hash else (c.package or "")
+        out.print(f"[{number}] {c.title} ({c.asset_id})", highlight=False)
+        for link in (pkg, where, c.catalog_url, c.eln_url):
+            if link:
+                out.print(f"    {link}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
+) -> None:
+    """Run the HTTP API (chat, search, assets)."""
+    from chat_api.app import run
+
+    run(get_settings(), host=host, port=port)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the Streamlit UI.")] = 8501,
+) -> None:
+    """Run the Streamlit chat UI against the API at LABSEARCH_API_URL."""
+    from ui.launch import run_ui
+
+    raise typer.Exit(run_ui(port=port))
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo lab and its index live.")
+    ] = Path(".labsearch/demo"),
+    runs: Annotated[int, typer.Option(help="Number of sequencing runs to generate.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same lab).")] = 7,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after indexing.")] = False,
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    ui_port: Annotated[int, typer.Option(help="UI port.")] = 8501,
+) -> None:
+    """Build a realistic demo lab, index it, and serve the API and UI on it."""
+    from labsearch.demo.run import run_demo
+
+    try:
+        code = run_demo(
+            directory, runs=runs, seed=seed, serve=not no_serve, port=port, ui_port=ui_port
+        )
+    except LabsearchError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
+def _register_eval() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("eval.cli") is None:
+        return
+    from eval.cli import app as eval_app
+
+    app.add_typer(eval_app, name="eval", help="Retrieval benchmarks and answer-quality metrics.")
+
+
+_register_eval()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # `python -m labsearch.cli`, used by `labsearch demo` for the UI
+    main()

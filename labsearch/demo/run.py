@@ -1,0 +1,85 @@
+"""`labsearch demo`: build the demo lab, index it on the embedded store, serve API and UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from labsearch.settings import Settings, get_settings
+
+console = Console(stderr=True)
+
+
+def demo_settings(directory: Path, config: Path) -> Settings:
+    """Settings of the demo: its own home and config, also exported for child processes."""
+    os.environ["LABSEARCH_CONFIG"] = str(config.resolve())
+    os.environ["LABSEARCH_HOME"] = str((directory / "home").resolve())
+    os.environ.setdefault("LABSEARCH_BACKEND", "embedded")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def build_or_reuse(directory: Path, *, runs: int, seed: int):
+    """The demo lab for (seed, runs), built once and reused on later runs."""
+    from labsearch.demo.lab import build_demo_lab, load_demo_lab
+
+    root = directory / "lab"
+    marker = directory / "lab.json"
+    wanted = {"seed": seed, "runs": runs}
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        lab = load_demo_lab(root)
+        if lab is not None:
+            return lab
+    console.print(f"building the demo lab ({runs} sequencing runs) in {root} ...")
+    lab = build_demo_lab(root, seed=seed, runs=runs)
+    marker.write_text(json.dumps(wanted))
+    return lab
+
+
+def run_demo(directory: Path, *, runs: int, seed: int, serve: bool, port: int, ui_port: int) -> int:
+    from labsearch.cli import run_index
+
+    directory.mkdir(parents=True, exist_ok=True)
+    lab = build_or_reuse(directory, runs=runs, seed=seed)
+    settings = demo_settings(directory, lab.config)
+    console.print("indexing the demo lab on the embedded store ...")
+    reports = run_index(settings, list(lab.sources))
+    for report in reports:
+        console.print(f"  {report.source}: {report.summary()}", highlight=False)
+    failed = any(not r.ok for r in reports)
+    console.print(
+        "\nTry:\n"
+        f"  labsearch ask 'which runs used sample {lab.example_sample}?' --as-user alice\n"
+        f"  labsearch search 'dexamethasone liver RNA-seq' --as-user bob\n"
+        f"(with LABSEARCH_CONFIG={settings.config or os.environ['LABSEARCH_CONFIG']} and "
+        f"LABSEARCH_HOME={settings.home})",
+        highlight=False,
+    )
+    if not serve:
+        return 1 if failed else 0
+    return serve_api_and_ui(settings, port=port, ui_port=ui_port)
+
+
+def serve_api_and_ui(settings: Settings, *, port: int, ui_port: int) -> int:
+    from chat_api.app import run
+
+    env = dict(os.environ, LABSEARCH_API_URL=f"http://127.0.0.1:{port}")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "labsearch.cli", "ui", "--port", str(ui_port)], env=env
+    )
+    console.print(
+        f"\nAPI: http://127.0.0.1:{port}/docs   UI: http://127.0.0.1:{ui_port}\n"
+        "Sign in with API key demo-alice (lab A) or demo-bob (lab B). Ctrl-C stops both.",
+        highlight=False,
+    )
+    try:
+        run(settings, host="127.0.0.1", port=port)
+    finally:
+        ui.terminate()
+        ui.wait(timeout=10)
+    return 0
