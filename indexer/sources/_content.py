@@ -1,0 +1,272 @@
+"""What the file-bearing sources (Quilt entries, plain files, S3 objects) share: normalized
+metadata keys, merging a content Summary into an asset, chunk assets, and a summary cache.
+
+The cache matters for incremental runs: a re-run of an unchanged source must not re-read every
+FASTQ and BAM just to find that nothing changed. Summaries are cached by what identifies the
+bytes (a Quilt entry hash, an S3 version id, a file's size + mtime) plus a fingerprint of the
+extractor code, so editing an extractor invalidates its old summaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.extractors.base import Summary
+from labsearch import identifiers as ids
+from labsearch.schema import Asset, AssetKind, DataLevel, Entity, Link, LinkType
+
+# The normalized keys every source fills when it knows them, and the source spellings that mean
+# the same thing (matched case-insensitively on top-level keys only: nested objects are the
+# source's own business and stay verbatim).
+NORMALIZED_KEYS = (
+    "run_id",
+    "samples",
+    "experiment_id",
+    "instrument",
+    "project",
+    "organism",
+    "assay",
+    "date",
+    "lab",
+)
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "run_id": ("run_id", "runid", "run", "run_accession"),
+    "samples": ("samples", "sample_ids", "sample_id", "sample", "sample_names", "sample_name"),
+    "experiment_id": ("experiment_id", "experiment", "eln_id", "eln_experiment", "eln"),
+    "instrument": ("instrument", "instrument_model", "sequencer_model", "sequencer"),
+    "project": ("project", "project_id", "project_name"),
+    "organism": ("organism", "species", "scientific_name"),
+    "assay": ("assay", "assay_type", "library_strategy"),
+    "date": ("date", "run_date", "sequencing_date", "collection_date", "created"),
+    "lab": ("lab", "laboratory", "lab_name"),
+}
+# What a package entry or file inherits from its package so entity questions about files work
+# ("which files came from experiment ELN-123").
+INHERITED_KEYS = NORMALIZED_KEYS
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str | int | float):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _iso_date(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _scalar(value)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)  # 20240131, common in run folders
+        if match:
+            try:
+                return date(*map(int, match.groups())).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
+def normalize(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalized keys that `metadata` carries under any known spelling."""
+    lowered = {str(key).lower(): value for key, value in metadata.items()}
+    found: dict[str, Any] = {}
+    for target, aliases in _ALIASES.items():
+        for alias in aliases:
+            if alias not in lowered:
+                continue
+            value = lowered[alias]
+            if target == "samples":
+                items = value if isinstance(value, list | tuple) else [value]
+                samples = [s for s in (_scalar(item) for item in items) if s]
+                if samples:
+                    found[target] = list(dict.fromkeys(samples))
+                    break
+            elif target == "date":
+                iso = _iso_date(value)
+                if iso:
+                    found[target] = iso
+                    break
+            else:
+                text = _scalar(value)
+                if text:
+                    found[target] = text
+                    break
+    return found
+
+
+def entity_from(metadata: Mapping[str, Any]) -> Entity | None:
+    """An explicit `entity` or `type` in the metadata, if it names one of our entities."""
+    for key in ("entity", "type"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip().lower() in Entity._value2member_map_:
+            return Entity(value.strip().lower())
+    return None
+
+
+def data_level_from(metadata: Mapping[str, Any], *names: str) -> DataLevel | None:
+    """`data_level` from the metadata, else a raw/processed/final segment of a name or path.
+
+    Segments are split on "/" and then on "-", "_" or ".", so "lab-a/raw-run-0042" is raw.
+    """
+    value = metadata.get("data_level")
+    if isinstance(value, str) and value.strip().lower() in DataLevel._value2member_map_:
+        return DataLevel(value.strip().lower())
+    for name in names:
+        for segment in name.split("/"):
+            for token in re.split(r"[-_.]", segment.lower()):
+                if token in DataLevel._value2member_map_:
+                    return DataLevel(token)
+    return None
+
+
+def describe(metadata: Mapping[str, Any], limit: int = 40) -> list[str]:
+    """Readable `key: value` lines for the embedded text (lists joined, objects as JSON)."""
+    lines = []
+    for key, value in list(metadata.items())[:limit]:
+        if isinstance(value, list | tuple):
+            shown = ", ".join(str(v) if _scalar(v) else json.dumps(v, default=str) for v in value)
+        elif isinstance(value, Mapping):
+            shown = json.dumps(value, default=str, ensure_ascii=False)
+        else:
+            shown = str(value)
+        if shown:
+            lines.append(f"{key}: {shown[:500]}")
+    return lines
+
+
+def inherited(package_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: package_metadata[key] for key in INHERITED_KEYS if key in package_metadata}
+
+
+def identifiers_of(metadata: Mapping[str, Any]) -> list[str]:
+    """Identifiers named by normalized keys first (exact), then any id-like metadata values."""
+    own = [metadata.get("run_id"), metadata.get("experiment_id"), *metadata.get("samples", [])]
+    return ids.collect([str(i) for i in own if i], ids.from_metadata(metadata))
+
+
+def merge_summary(asset: Asset, summary: Summary) -> Asset:
+    """Fold a content summary into an asset (see module docstring of indexer.sources)."""
+    metadata = dict(asset.metadata)
+    metadata["content"] = {"format": summary.format, **summary.metadata}
+    metadata.setdefault("format", summary.format)
+    for key, value in normalize(summary.metadata).items():
+        metadata.setdefault(key, value)
+    text = "\n".join(part for part in (asset.text, summary.text) if part)
+    return asset.model_copy(
+        update={
+            "metadata": metadata,
+            "text": text,
+            "identifiers": ids.collect(
+                asset.identifiers, summary.identifiers, identifiers_of(normalize(summary.metadata))
+            ),
+            "errors": list(dict.fromkeys([*asset.errors, *summary.errors])),
+        }
+    )
+
+
+def chunk_assets(asset: Asset, summary: Summary) -> list[Asset]:
+    """One `chunk` asset per passage of a long document (only when there is more than one)."""
+    if len(summary.chunks) <= 1:
+        return []
+    return [
+        Asset(
+            id=f"{asset.id}#chunk-{number}",
+            source=asset.source,
+            kind=AssetKind.CHUNK,
+            title=f"{asset.title} (part {number} of {len(summary.chunks)})",
+            text=chunk,
+            metadata={"chunk": number, "chunks": len(summary.chunks), "format": summary.format},
+            identifiers=ids.from_text(chunk),
+            data_level=asset.data_level,
+            links=[Link(rel=LinkType.PART_OF, target=asset.id)],
+            provenance=asset.provenance,
+            groups=asset.groups,
+            created_at=asset.created_at,
+            updated_at=asset.updated_at,
+        )
+        for number, chunk in enumerate(summary.chunks, start=1)
+    ]
+
+
+def summarize_file(path: Path) -> Summary:
+    """Run the extractors; an extractor bug becomes a recorded reason, not a failed scan."""
+    from indexer.extractors import summarize
+
+    try:
+        return summarize(path)
+    except Exception as exc:  # extractors promise not to raise; one that does must not stop us
+        return Summary(format="unknown", errors=[f"extractor failed: {type(exc).__name__}: {exc}"])
+
+
+def _extractors_fingerprint() -> str:
+    import indexer.extractors as package
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+class SummaryCache:
+    """Summaries by content key in one SQLite file under the cache directory."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            directory / "summaries.sqlite", timeout=30, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT)")
+        self._db.commit()
+        self._lock = threading.Lock()
+        self._fingerprint = _extractors_fingerprint()
+
+    def get_or_make(self, key: str, make: Callable[[], Summary | None]) -> Summary | None:
+        """The cached summary for `key`, else `make()` (cached unless it returns None)."""
+        full_key = f"{self._fingerprint}:{key}"
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM summary WHERE key = ?", (full_key,)
+            ).fetchone()
+        if row is not None:
+            return Summary(**json.loads(row[0]))
+        summary = make()
+        if summary is None:
+            return None
+        value = json.dumps(dataclasses.asdict(summary), default=str, ensure_ascii=False)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO summary (key, value) VALUES (?, ?)", (full_key, value)
+            )
+            self._db.commit()
+        # Return the JSON round trip, not `summary`: a fresh and a cached summary must give
+        # identical assets (numpy scalars, tuples, dates all become JSON), or every re-run
+        # would see a changed content hash and re-embed.
+        return Summary(**json.loads(value))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def first_line(values: Iterable[str], limit: int = 50) -> str:
+    items = list(values)
+    shown = ", ".join(items[:limit])
+    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")

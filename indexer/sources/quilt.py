@@ -1,0 +1,416 @@
+"""Quilt registries: `quilt+file:///path/registry` and `quilt+s3://bucket`, read through quilt3.
+
+Every package becomes a `package` asset (metadata, message, top hash) and every entry a
+`package_entry` asset (logical key, size, hash, metadata, physical key) with a content summary
+when its bytes are reachable: local physical keys are read in place, S3 objects are downloaded
+(exact version, up to a size limit) to a temporary file.
+
+Ids: `quilt:{registry}#{package}` and `quilt:{registry}#{package}:{logical_key}`, stable across
+revisions. With `all_revisions=True` older revisions are indexed too, their package part
+suffixed with `@{top_hash}` (`quilt:{registry}#{package}@{top_hash}:{logical_key}`).
+
+A package whose manifest cannot be read is reported as a SourceIssue; an entry whose bytes
+cannot be read still becomes an asset, with the reason in `errors`. Either way the scan goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.access import resolve_groups
+from indexer.sources import _s3
+from indexer.sources._content import (
+    SummaryCache,
+    data_level_from,
+    describe,
+    entity_from,
+    first_line,
+    identifiers_of,
+    inherited,
+    normalize,
+    summarize_file,
+)
+from indexer.sources.base import SourceIssue
+from indexer.sources.files import Content, fetch_s3_content, local_path, with_content
+from labsearch import identifiers as ids
+from labsearch.errors import SourceError
+from labsearch.schema import Asset, AssetKind, Entity, Link, LinkType, Provenance
+from labsearch.settings import Settings
+
+__all__ = ["QuiltSource", "package_id", "entry_id"]
+
+# Metadata keys through which a package names the packages it was derived from.
+DERIVED_FROM_KEYS = (
+    "derived_from",
+    "derived_from_packages",
+    "source_package",
+    "source_packages",
+    "parent_package",
+    "parent_packages",
+    "upstream_packages",
+)
+_PACKAGE_NAME = re.compile(r"^[\w-]+/[\w-]+$")
+
+
+def _quilt3() -> Any:
+    """Import quilt3 without its usage telemetry (an HTTP call per API use) or progress bars.
+
+    quilt3 reads both switches from the environment once, at import; if another module imported
+    it first, switching the class flag still stops the telemetry requests.
+    """
+    os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
+    os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
+    import quilt3
+    from quilt3.telemetry import ApiTelemetry
+
+    ApiTelemetry.telemetry_disabled = True
+    return quilt3
+
+
+def package_id(registry: str, name: str, top_hash: str | None = None) -> str:
+    """Asset id of a package; `top_hash` only for revisions other than the latest."""
+    return f"quilt:{registry}#{name}" + (f"@{top_hash}" if top_hash else "")
+
+
+def entry_id(package_asset_id: str, logical_key: str) -> str:
+    return f"{package_asset_id}:{logical_key}"
+
+
+def _registry_of(uri: str) -> str:
+    if not uri.startswith(("quilt+file://", "quilt+s3://")):
+        raise SourceError(
+            f"{uri!r} is not a Quilt registry URI; write quilt+file:///path/registry or "
+            "quilt+s3://bucket"
+        )
+    return uri[len("quilt+") :].rstrip("/")
+
+
+def _timestamp(pointer: str) -> datetime | None:
+    return datetime.fromtimestamp(int(pointer), UTC) if pointer.isdigit() else None
+
+
+def _groups_in(metadata: Mapping[str, Any]) -> list[str]:
+    for key in ("groups", "access_groups"):
+        value = metadata.get(key)
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value if v]
+    return []
+
+
+class QuiltSource:
+    def __init__(
+        self,
+        uri: str,
+        settings: Settings,
+        all_revisions: bool = False,
+        max_download_bytes: int = _s3.DEFAULT_MAX_DOWNLOAD_BYTES,
+    ) -> None:
+        self.uri = uri
+        self.settings = settings
+        self.registry = _registry_of(uri)
+        self.all_revisions = all_revisions
+        self.max_download_bytes = max_download_bytes
+        self._s3_client: Any = None
+
+    # -- scanning --------------------------------------------------------------------------
+
+    def scan(self) -> Iterator[Asset | SourceIssue]:
+        quilt3 = _quilt3()
+        self._check_registry()
+        try:
+            names = sorted(quilt3.list_packages(self.registry))
+        except Exception as exc:  # quilt3 raises many types; all mean "cannot list"
+            raise SourceError(
+                f"{self.uri}: cannot list the packages of the registry: {exc}"
+            ) from exc
+        cache = SummaryCache(self.settings.cache_dir)
+        try:
+            with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
+                for name in names:
+                    yield from self._package(quilt3, name, cache, Path(workdir))
+        finally:
+            cache.close()
+
+    def _check_registry(self) -> None:
+        if self.registry.startswith("s3://"):
+            bucket, rest = _s3.split_uri(self.registry)
+            if rest:
+                raise SourceError(
+                    f"{self.uri}: a Quilt registry is a whole bucket; write quilt+s3://{bucket}"
+                )
+            _s3.check_bucket(self._s3(), bucket, self.uri)
+            return
+        path = local_path(self.registry)
+        if not path.is_dir():
+            raise SourceError(f"{self.uri}: registry directory {path} does not exist")
+        if not (path / ".quilt").is_dir():
+            raise SourceError(
+                f"{self.uri}: {path} is not a Quilt registry (it has no .quilt directory); "
+                "point at the directory packages were built into with quilt3"
+            )
+
+    def _s3(self) -> Any:
+        if self._s3_client is None:
+            self._s3_client = _s3.client(self.settings)
+        return self._s3_client
+
+    def _revisions(self, quilt3: Any, name: str) -> list[tuple[str, datetime | None, bool]]:
+        """(top hash, pushed at, is latest) of the revisions to index, latest first."""
+        pushed: dict[str, datetime | None] = {}
+        latest = None
+        for pointer, top_hash in quilt3.list_package_versions(name, registry=self.registry):
+            if pointer == "latest":
+                latest = top_hash
+                continue
+            when = _timestamp(pointer)
+            # A hash pushed twice keeps its first timestamp: that is when the content appeared.
+            if top_hash not in pushed or (when and (pushed[top_hash] or when) > when):
+                pushed[top_hash] = when
+        if latest is None:
+            if not pushed:
+                return []
+            latest = max(pushed, key=lambda h: pushed[h] or datetime.min.replace(tzinfo=UTC))
+        revisions = [(latest, pushed.get(latest), True)]
+        if self.all_revisions:
+            older = sorted(
+                (h for h in pushed if h != latest),
+                key=lambda h: pushed[h] or datetime.min.replace(tzinfo=UTC),
+                reverse=True,
+            )
+            revisions += [(h, pushed[h], False) for h in older]
+        return revisions
+
+    def _package(
+        self, quilt3: Any, name: str, cache: SummaryCache, workdir: Path
+    ) -> Iterator[Asset | SourceIssue]:
+        try:
+            revisions = self._revisions(quilt3, name)
+        except Exception as exc:
+            yield SourceIssue(self.uri, name, f"cannot list the package's revisions: {exc}")
+            return
+        if not revisions:
+            yield SourceIssue(self.uri, name, "the package has no revisions (no latest pointer)")
+            return
+        for top_hash, pushed_at, is_latest in revisions:
+            try:
+                package = quilt3.Package.browse(name, registry=self.registry, top_hash=top_hash)
+                header = next(package.manifest)
+                entries = list(package.walk())
+            except Exception as exc:
+                yield SourceIssue(
+                    self.uri,
+                    f"{name}@{top_hash}",
+                    f"cannot read the package manifest: {type(exc).__name__}: {exc}",
+                    field="manifest",
+                )
+                continue
+            yield from self._revision(
+                name, top_hash, is_latest, pushed_at, header, entries, cache, workdir
+            )
+
+    # -- assets ----------------------------------------------------------------------------
+
+    def _revision(
+        self,
+        name: str,
+        top_hash: str,
+        is_latest: bool,
+        pushed_at: datetime | None,
+        header: Mapping[str, Any],
+        entries: list[tuple[str, Any]],
+        cache: SummaryCache,
+        workdir: Path,
+    ) -> Iterator[Asset | SourceIssue]:
+        user_meta = header.get("user_meta") or {}
+        if not isinstance(user_meta, Mapping):
+            user_meta = {"user_meta": user_meta}
+        message = header.get("message") or ""
+        normalized = normalize(user_meta)
+        own_id = package_id(self.registry, name, None if is_latest else top_hash)
+        groups = resolve_groups(
+            self.settings,
+            self.uri,
+            _groups_in(user_meta),
+            keys=[self.registry, name, f"{self.registry}#{name}"],
+        )
+        data_level = data_level_from(user_meta, name)
+        logical_keys = [lk for lk, _ in entries]
+        metadata: dict[str, Any] = {
+            "package": name,
+            "registry": self.registry,
+            "top_hash": top_hash,
+            "message": message,
+            "latest": is_latest,
+            "entries": len(entries),
+            "size": sum(int(entry.size or 0) for _, entry in entries),
+            **user_meta,
+            **normalized,
+        }
+        text_lines = [f"Quilt package {name} in registry {self.registry}"]
+        if message:
+            text_lines.append(f"Message: {message}")
+        text_lines += describe(user_meta)
+        if logical_keys:
+            text_lines.append(f"Files: {first_line(logical_keys)}")
+        package = Asset(
+            id=own_id,
+            source=self.uri,
+            kind=AssetKind.PACKAGE,
+            entity=entity_from(user_meta)
+            or (Entity.RUN if "run_id" in normalized else Entity.DATASET),
+            title=name,
+            text="\n".join(text_lines),
+            metadata=metadata,
+            identifiers=ids.collect(
+                [name, name.split("/", 1)[-1]],
+                identifiers_of(normalized),
+                ids.from_metadata(user_meta),
+                ids.from_text(message),
+            ),
+            data_level=data_level,
+            links=[Link(rel=LinkType.DERIVED_FROM, target=t) for t in self._parents(user_meta)],
+            provenance=Provenance(
+                source=self.uri, registry=self.registry, package=name, top_hash=top_hash
+            ),
+            groups=groups,
+            created_at=pushed_at,
+            updated_at=pushed_at,
+        )
+        yield package
+        for logical_key, entry in entries:
+            try:
+                yield from self._entry(package, logical_key, entry, normalized, cache, workdir)
+            except Exception as exc:  # one malformed entry must not hide the others
+                yield SourceIssue(
+                    self.uri, f"{name}:{logical_key}", f"cannot read entry: {exc}", field="entry"
+                )
+
+    def _parents(self, metadata: Mapping[str, Any]) -> list[str]:
+        """Package ids named by `derived_from` & co.: "ns/name" (same registry),
+        "registry#ns/name", a Quilt URI "quilt+s3://bucket#package=ns/name[@hash]", or
+        {"registry": ..., "name": ...}."""
+        targets: list[str] = []
+        for key in DERIVED_FROM_KEYS:
+            value = metadata.get(key)
+            for item in value if isinstance(value, list | tuple) else [value]:
+                target = self._parent(item)
+                if target:
+                    targets.append(target)
+        return list(dict.fromkeys(targets))
+
+    def _parent(self, item: Any) -> str | None:
+        registry, name = self.registry, None
+        if isinstance(item, Mapping):
+            registry = str(item.get("registry") or registry)
+            name = item.get("name") or item.get("package")
+        elif isinstance(item, str):
+            name = item
+            if "#package=" in item:
+                registry, _, rest = item.partition("#package=")
+                name = rest.split("&", 1)[0].split("@", 1)[0].split(":", 1)[0]
+            elif "#" in item:
+                registry, _, name = item.partition("#")
+        if not isinstance(name, str) or not _PACKAGE_NAME.match(name):
+            return None
+        registry = registry.removeprefix("quilt:").removeprefix("quilt+").rstrip("/")
+        return package_id(registry, name)
+
+    def _entry(
+        self,
+        package: Asset,
+        logical_key: str,
+        entry: Any,
+        package_normalized: Mapping[str, Any],
+        cache: SummaryCache,
+        workdir: Path,
+    ) -> Iterator[Asset]:
+        user_meta = entry.meta if isinstance(entry.meta, Mapping) else {"meta": entry.meta}
+        physical = entry.physical_key
+        entry_hash = entry.hash or {}
+        name = package.provenance.package or ""
+        base = logical_key.rsplit("/", 1)[-1]
+        metadata: dict[str, Any] = {
+            "package": name,
+            "logical_key": logical_key,
+            "name": base,
+            "size": entry.size,
+            "hash_type": entry_hash.get("type"),
+            **inherited(package_normalized),
+            **user_meta,
+            **normalize(user_meta),
+        }
+        provenance = Provenance(
+            source=self.uri,
+            registry=self.registry,
+            package=name,
+            top_hash=package.provenance.top_hash,
+            logical_key=logical_key,
+            entry_hash=entry_hash.get("value"),
+            physical_key=str(physical),
+        )
+        if physical.is_local():
+            provenance.path = physical.path
+        else:
+            provenance.s3_uri = f"s3://{physical.bucket}/{physical.path}"
+            provenance.version_id = physical.version_id
+        asset = Asset(
+            id=entry_id(package.id, logical_key),
+            source=self.uri,
+            kind=AssetKind.PACKAGE_ENTRY,
+            entity=entity_from(user_meta) or Entity.FILE,
+            title=logical_key,
+            text="\n".join([f"{logical_key} in Quilt package {name}", *describe(user_meta)]),
+            metadata={k: v for k, v in metadata.items() if v is not None},
+            identifiers=ids.collect(
+                [base, logical_key],
+                identifiers_of(metadata),
+                ids.from_metadata(user_meta),
+                ids.from_text(logical_key),
+            ),
+            data_level=data_level_from(user_meta)
+            or package.data_level
+            or data_level_from({}, logical_key),
+            links=[Link(rel=LinkType.PART_OF, target=package.id)],
+            provenance=provenance,
+            groups=package.groups,
+            created_at=package.created_at,
+            updated_at=package.updated_at,
+        )
+        yield from with_content(asset, self._content(physical, entry, base, cache, workdir))
+
+    def _content(
+        self, physical: Any, entry: Any, name: str, cache: SummaryCache, workdir: Path
+    ) -> Content:
+        if physical.is_local():
+            path = Path(physical.path)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                return Content(
+                    error=f"cannot read the entry's bytes at {path}: {exc.strerror or exc}"
+                )
+            # Same key as the file:// source, so a file seen through both is read once.
+            return Content(
+                summary=cache.get_or_make(
+                    f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}",
+                    lambda: summarize_file(path),
+                )
+            )
+        obj = _s3.S3Object(
+            bucket=physical.bucket,
+            key=physical.path,
+            size=int(entry.size or 0),
+            version_id=physical.version_id,
+            # Without a version id the manifest's content hash identifies the bytes for the cache.
+            etag=(entry.hash or {}).get("value"),
+            last_modified=None,
+        )
+        return fetch_s3_content(self._s3(), cache, obj, name, workdir, self.max_download_bytes)

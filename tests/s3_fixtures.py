@@ -1,0 +1,82 @@
+"""A real S3 API for tests: moto's ThreadedMotoServer on a free local port.
+
+Import the fixtures into a test module (`from s3_fixtures import moto_s3, s3_bucket`; pytest
+puts tests/ on sys.path) or a conftest. `moto_s3` starts one server per test session and points
+every boto3 client (and so quilt3, which builds its clients through boto3) at it via
+AWS_ENDPOINT_URL, with fake credentials and region us-east-1. `s3_bucket` gives each test its
+own fresh bucket with versioning enabled, so objects get real version ids.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class MotoS3:
+    endpoint_url: str
+
+    def client(self):  # -> botocore S3 client; boto3 is imported lazily like in the sources
+        import boto3
+
+        return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint_url)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Environment for the whole session. quilt3 reads QUILT_* at import time, so they are set before
+# any test imports it; AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE point nowhere so a developer's
+# own ~/.aws can never redirect a test to a real account.
+def _session_env(endpoint_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "QUILT_DISABLE_USAGE_METRICS": "true",
+        "QUILT_MINIMIZE_STDOUT": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _session_env(endpoint).items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        try:
+            yield MotoS3(endpoint_url=endpoint)
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: MotoS3) -> str:
+    """A new, empty, versioned bucket for one test; its name is returned."""
+    name = f"lab-{uuid.uuid4().hex[:12]}"
+    client = moto_s3.client()
+    client.create_bucket(Bucket=name)
+    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
