@@ -1,0 +1,674 @@
+"""The embedded store: one SQLite file (WAL) with FTS5 for BM25 and exact cosine search in numpy.
+
+Why this design (measurements in docs/embedded-engine.md):
+- The filter grammar compiles 1:1 to SQL (sql_filters.py), permissions are a join on an indexed
+  side table, facets are GROUP BY and `match` is a plain query, so all of them are exact.
+- Vector search is brute force over a float32 matrix cached in memory, restricted to the rows the
+  caller may see and the filter selects *before* ranking: a filtered search returns every match,
+  however many better-scoring assets fail the filter.
+- Every write is one transaction; WAL keeps readers (a running API server) unblocked by writers
+  and a killed writer leaves the last committed state.
+
+Layout (`<directory>/labsearch.sqlite3`):
+    meta(key, value)            model, dimension, schema version, write generation
+    assets(rowid, id, ...)      top-level fields as columns, metadata/provenance/full asset JSON,
+                                content hash, unit-length float32 vector (BLOB)
+    asset_groups / asset_identifiers / asset_links   indexed side tables (permissions, list fields)
+    fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid
+
+The vector cache is keyed by the `generation` counter in `meta`, which every write transaction
+increments, so a server notices data committed by another process (`labsearch index`) on its
+next query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labsearch import filters as grammar
+from labsearch.access import Access
+from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
+from labsearch.schema import Asset
+from labsearch.stores import fts_query
+from labsearch.stores.protocol import (
+    IndexedAsset,
+    IndexInfo,
+    MatchResult,
+    ScoredAsset,
+    SearchMode,
+    SearchRequest,
+)
+from labsearch.stores.sql_filters import (
+    SQL,
+    TRUE,
+    compile_filter,
+    in_list,
+    join,
+    json_source,
+    side_table,
+)
+
+DB_NAME = "labsearch.sqlite3"
+SCHEMA_VERSION = "1"
+HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
+_MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
+_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assets (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    entity TEXT,
+    data_level TEXT,
+    title TEXT NOT NULL,
+    created_at TEXT,
+    updated_at TEXT,
+    meta TEXT NOT NULL,
+    prov TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_source ON assets(source);
+CREATE INDEX IF NOT EXISTS assets_kind ON assets(kind);
+CREATE INDEX IF NOT EXISTS assets_entity ON assets(entity);
+CREATE TABLE IF NOT EXISTS asset_groups (
+    grp TEXT NOT NULL, asset INTEGER NOT NULL, PRIMARY KEY (grp, asset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS asset_groups_asset ON asset_groups(asset);
+CREATE TABLE IF NOT EXISTS asset_identifiers (
+    value TEXT NOT NULL, asset INTEGER NOT NULL, PRIMARY KEY (value, asset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS asset_identifiers_asset ON asset_identifiers(asset);
+CREATE TABLE IF NOT EXISTS asset_links (
+    rel TEXT NOT NULL, target TEXT NOT NULL, asset INTEGER NOT NULL,
+    PRIMARY KEY (rel, target, asset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS asset_links_target ON asset_links(target);
+CREATE INDEX IF NOT EXISTS asset_links_asset ON asset_links(asset);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    {", ".join(fts_query.COLUMNS)}, tokenize = "{fts_query.TOKENIZER}"
+);
+"""
+
+
+@dataclass
+class _Vectors:
+    """The in-memory copy of all vectors, valid for one write generation."""
+
+    generation: int
+    rowids: np.ndarray  # sorted int64
+    matrix: np.ndarray  # float32, one unit-length row per rowid
+    group_masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class _Ranked:
+    rowid: int
+    score: float
+
+
+class EmbeddedStore:
+    """AssetStore on SQLite + FTS5 + numpy. Use `EmbeddedStore.open(...)`."""
+
+    backend = "embedded"
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, model: str, dimension: int):
+        self.path = path
+        self.model = model
+        self.dimension = dimension
+        self._conn = connection
+        # One connection shared by FastAPI's worker threads; the lock serialises its use.
+        self._lock = threading.RLock()
+        self._vectors: _Vectors | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(
+        cls, directory: Path, model: str, dimension: int, recreate: bool = False
+    ) -> EmbeddedStore:
+        """Open the index in `directory`, creating it for `model`/`dimension` if it is new.
+
+        Raises ModelMismatchError when the index was built with another model or dimension;
+        `recreate=True` drops the index first (for `labsearch index --rebuild`).
+        """
+        if dimension <= 0:
+            raise ConfigError(f"embedding dimension must be positive, got {dimension}")
+        directory = Path(directory)
+        if recreate:
+            cls.reset(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / DB_NAME
+        connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        try:
+            _configure(connection)
+            recorded = _initialise(connection, model, dimension)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise ConfigError(
+                f"cannot open the embedded index at {path}: {error}. If the file is damaged or "
+                "from another program, rebuild it with `labsearch index --rebuild SOURCE...`."
+            ) from error
+        if recorded != (model, dimension):
+            connection.close()
+            raise ModelMismatchError(recorded[0], recorded[1], model, dimension)
+        return cls(path, connection, model, dimension)
+
+    @staticmethod
+    def reset(directory: Path) -> None:
+        """Delete the index in `directory` (database, WAL and shared-memory files)."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (Path(directory) / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._vectors = None
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed snapshot."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that bumps the generation, or rolls back entirely on error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._vectors = None
+
+    # ------------------------------------------------------------------ writes
+
+    def info(self) -> IndexInfo:
+        with self._read() as conn:
+            (count,) = conn.execute("SELECT count(*) FROM assets").fetchone()
+        return IndexInfo(self.model, self.dimension, count, self.backend)
+
+    def upsert(self, items: Sequence[IndexedAsset]) -> None:
+        """Insert or replace assets by id in one transaction (the last of duplicate ids wins)."""
+        rows = {item.asset.id: self._row(item) for item in items}
+        if not rows:
+            return
+        with self._write() as conn:
+            self._delete_ids(conn, list(rows))
+            groups, identifiers, links, texts = [], [], [], []
+            for asset_id, (columns, asset) in rows.items():
+                cursor = conn.execute(
+                    "INSERT INTO assets (id, source, kind, entity, data_level, title, created_at,"
+                    " updated_at, meta, prov, doc, content_hash, vector)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (asset_id, *columns),
+                )
+                rowid = cursor.lastrowid
+                groups += [(g, rowid) for g in asset.groups]
+                identifiers += [(i, rowid) for i in asset.identifiers]
+                links += list({(link.rel.value, link.target, rowid) for link in asset.links})
+                ids_text = " ".join(asset.identifiers)
+                parts = fts_query.parts_column(asset.title, ids_text, asset.text)
+                texts.append((rowid, asset.title, ids_text, asset.text, parts))
+            conn.executemany("INSERT INTO asset_groups (grp, asset) VALUES (?, ?)", groups)
+            conn.executemany(
+                "INSERT INTO asset_identifiers (value, asset) VALUES (?, ?)", identifiers
+            )
+            conn.executemany("INSERT INTO asset_links (rel, target, asset) VALUES (?,?,?)", links)
+            conn.executemany(
+                "INSERT INTO fts (rowid, title, identifiers, text, parts) VALUES (?,?,?,?,?)",
+                texts,
+            )
+
+    def _row(self, item: IndexedAsset) -> tuple[tuple[Any, ...], Asset]:
+        asset = item.asset
+        vector = np.asarray(item.vector, dtype=np.float32)
+        if vector.shape != (self.dimension,):
+            raise InvalidRequestError(
+                f"asset {asset.id!r}: vector has shape {vector.shape}, but this index stores "
+                f"{self.dimension}-dimensional vectors of model {self.model!r}"
+            )
+        if not np.all(np.isfinite(vector)):
+            raise InvalidRequestError(f"asset {asset.id!r}: vector contains NaN or infinity")
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            vector = vector / norm  # unit length: cosine similarity is then a dot product
+        dump = asset.model_dump(mode="json")
+        columns = (
+            dump["source"],
+            dump["kind"],
+            dump["entity"],
+            dump["data_level"],
+            dump["title"],
+            dump["created_at"],
+            dump["updated_at"],
+            json.dumps(dump["metadata"], ensure_ascii=False),
+            json.dumps(dump["provenance"], ensure_ascii=False),
+            json.dumps(dump, ensure_ascii=False),
+            item.content_hash,
+            vector.astype(np.float32).tobytes(),
+        )
+        return columns, asset
+
+    def delete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        with self._write() as conn:
+            return self._delete_ids(conn, list(dict.fromkeys(ids)))
+
+    @staticmethod
+    def _delete_ids(conn: sqlite3.Connection, ids: list[str]) -> int:
+        rowids: list[int] = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = in_list("id", ids[start : start + _CHUNK])
+            rowids += [
+                r
+                for (r,) in conn.execute(f"SELECT pk FROM assets WHERE {chunk.text}", chunk.params)
+            ]
+        for start in range(0, len(rowids), _CHUNK):
+            chunk = rowids[start : start + _CHUNK]
+            for table, column in (
+                ("asset_groups", "asset"),
+                ("asset_identifiers", "asset"),
+                ("asset_links", "asset"),
+                ("fts", "rowid"),
+                ("assets", "pk"),
+            ):
+                where = in_list(column, chunk)
+                conn.execute(f"DELETE FROM {table} WHERE {where.text}", where.params)
+        return len(rowids)
+
+    # ------------------------------------------------------------------ lookups
+
+    def get(self, asset_id: str, access: Access) -> Asset | None:
+        found = self.get_many([asset_id], access)
+        return found[0] if found else None
+
+    def get_many(self, asset_ids: Sequence[str], access: Access) -> list[Asset]:
+        wanted = list(dict.fromkeys(asset_ids))
+        if access.sees_nothing or not wanted:
+            return []
+        docs: dict[str, Asset] = {}
+        visible = _visibility(access)
+        with self._read() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                ids = in_list("a.id", wanted[start : start + _CHUNK])
+                sql = f"SELECT a.id, a.doc FROM assets a WHERE {ids.text} AND {visible.text}"
+                for asset_id, doc in conn.execute(sql, ids.params + visible.params):
+                    docs[asset_id] = Asset.model_validate_json(doc)
+        return [docs[i] for i in wanted if i in docs]
+
+    def hashes_by_source(self, source: str) -> dict[str, str]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT id, content_hash FROM assets WHERE source = ?", (source,))
+            return dict(rows.fetchall())
+
+    def match(
+        self, filters: dict[str, Any] | None, access: Access, limit: int | None = None
+    ) -> MatchResult:
+        if limit is not None and limit < 0:
+            raise InvalidRequestError(f"limit must be 0 or more, got {limit}")
+        where = join(" AND ", [_visibility(access), compile_filter(grammar.parse(filters))], TRUE)
+        if access.sees_nothing:
+            return MatchResult([], 0)
+        with self._read() as conn:
+            (count,) = conn.execute(
+                f"SELECT count(*) FROM assets a WHERE {where.text}", where.params
+            ).fetchone()
+            sql = f"SELECT a.doc FROM assets a WHERE {where.text} ORDER BY a.id"
+            params = list(where.params)
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+            assets = [Asset.model_validate_json(doc) for (doc,) in conn.execute(sql, params)]
+        return MatchResult(assets, count)
+
+    def facets(
+        self,
+        fields: Sequence[str],
+        access: Access,
+        filters: dict[str, Any] | None = None,
+        text: str = "",
+        size: int = 20,
+    ) -> dict[str, dict[str, int]]:
+        if size < 1:
+            raise InvalidRequestError(f"facet size must be at least 1, got {size}")
+        normalized = {name: grammar.normalize_field(name) for name in fields}
+        clauses = [_visibility(access), compile_filter(grammar.parse(filters))]
+        expression = fts_query.match_expression(text) if text.strip() else None
+        if expression:
+            clauses.append(SQL("a.pk IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [expression]))
+        where = join(" AND ", clauses, TRUE)
+        result: dict[str, dict[str, int]] = {name: {} for name in fields}
+        if access.sees_nothing:
+            return result
+        with self._read() as conn:
+            for name, normalized_name in normalized.items():
+                sql = _facet_sql(normalized_name, where)
+                rows = conn.execute(sql.text, [*sql.params, size]).fetchall()
+                result[name] = {str(value): count for value, count in rows}
+        return result
+
+    # ------------------------------------------------------------------ ranked search
+
+    def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:
+        if request.k < 0 or request.offset < 0:
+            raise InvalidRequestError("k and offset must be 0 or more")
+        mode = SearchMode(request.mode)
+        node = grammar.parse(request.filters)
+        query_vector = self._query_vector(request, mode)
+        expression = fts_query.match_expression(request.text) if request.text.strip() else None
+        if access.sees_nothing or request.k == 0:
+            return []
+        wanted = request.offset + request.k
+        depth = max(request.fusion.candidates, wanted) if mode is SearchMode.HYBRID else wanted
+        where = join(" AND ", [_visibility(access), compile_filter(node)], TRUE)
+        with self._read() as conn:
+            bm25: list[_Ranked] = []
+            dense: list[_Ranked] = []
+            if expression and mode in (SearchMode.BM25, SearchMode.HYBRID):
+                bm25 = self._bm25(conn, expression, where, depth)
+            if query_vector is not None and mode in (SearchMode.DENSE, SearchMode.HYBRID):
+                dense = self._dense(conn, query_vector, node, access, depth)
+            ranked = _fuse(bm25, dense, mode, request)[request.offset : wanted]
+            if not ranked:
+                return []
+            rowids = [r.rowid for r, _, _ in ranked]
+            docs = _docs(conn, rowids)
+            snippets = {}
+            if request.highlight and expression:
+                matched = [r.rowid for r, rank, _ in ranked if rank is not None]
+                snippets = _highlights(conn, expression, matched, request.text, docs)
+        return [
+            ScoredAsset(
+                asset=docs[r.rowid],
+                score=r.score,
+                highlights=snippets.get(r.rowid, []),
+                bm25_rank=bm25_rank,
+                dense_rank=dense_rank,
+            )
+            for r, bm25_rank, dense_rank in ranked
+        ]
+
+    def _query_vector(self, request: SearchRequest, mode: SearchMode) -> np.ndarray | None:
+        if request.vector is None:
+            if mode is SearchMode.DENSE:
+                raise InvalidRequestError("dense search needs a query vector")
+            return None
+        vector = np.asarray(request.vector, dtype=np.float32)
+        if vector.shape != (self.dimension,):
+            raise InvalidRequestError(
+                f"query vector has shape {vector.shape}; this index holds {self.dimension}-"
+                f"dimensional vectors of model {self.model!r}"
+            )
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
+
+    @staticmethod
+    def _bm25(conn: sqlite3.Connection, expression: str, where: SQL, depth: int) -> list[_Ranked]:
+        weights = ", ".join(str(w) for w in fts_query.WEIGHTS)
+        # CROSS JOIN keeps FTS5 as the driving table; filters and permissions are checked on
+        # each full-text match before ORDER BY ... LIMIT, i.e. before ranking cuts anything.
+        sql = (
+            f"SELECT a.pk, bm25(fts, {weights}) AS score FROM fts CROSS JOIN assets a "
+            f"ON a.pk = fts.rowid WHERE fts MATCH ? AND {where.text} "
+            "ORDER BY score, a.id LIMIT ?"
+        )
+        rows = conn.execute(sql, [expression, *where.params, depth])
+        # FTS5's bm25() is negative (smaller is better); flip it so higher is better.
+        return [_Ranked(rowid, -score) for rowid, score in rows]
+
+    def _dense(
+        self,
+        conn: sqlite3.Connection,
+        query: np.ndarray,
+        node: grammar.Node | None,
+        access: Access,
+        depth: int,
+    ) -> list[_Ranked]:
+        vectors = self._current_vectors(conn)
+        if not len(vectors.rowids):
+            return []
+        mask = None if access.operator else self._group_mask(conn, vectors, access.groups)
+        if node is not None:
+            where = compile_filter(node)
+            selected = [
+                r
+                for (r,) in conn.execute(
+                    f"SELECT a.pk FROM assets a WHERE {where.text}", where.params
+                )
+            ]
+            filtered = np.zeros(len(vectors.rowids), dtype=bool)
+            filtered[np.searchsorted(vectors.rowids, np.asarray(selected, dtype=np.int64))] = True
+            mask = filtered if mask is None else mask & filtered
+        if mask is None:
+            positions = None
+            scores = vectors.matrix @ query
+        else:
+            positions = np.flatnonzero(mask)
+            if not len(positions):
+                return []
+            # Scoring every row and then masking is cheaper than gathering a large subset.
+            if len(positions) * 4 > len(mask):
+                scores = (vectors.matrix @ query)[positions]
+            else:
+                scores = vectors.matrix[positions] @ query
+        n = min(depth, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position (stable)
+        chosen = top if positions is None else positions[top]
+        return [
+            _Ranked(int(vectors.rowids[i]), float(s))
+            for i, s in zip(chosen, scores[top], strict=True)
+        ]
+
+    def _current_vectors(self, conn: sqlite3.Connection) -> _Vectors:
+        """The vector matrix for the snapshot of the current read transaction."""
+        (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = int(generation)
+        if self._vectors is None or self._vectors.generation != generation:
+            rowids, blobs = [], []
+            for rowid, blob in conn.execute("SELECT pk, vector FROM assets ORDER BY pk"):
+                rowids.append(rowid)
+                blobs.append(blob)
+            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
+                len(blobs), self.dimension
+            )
+            self._vectors = _Vectors(generation, np.asarray(rowids, dtype=np.int64), matrix)
+        return self._vectors
+
+    @staticmethod
+    def _group_mask(conn: sqlite3.Connection, vectors: _Vectors, groups: frozenset[str]):
+        mask = np.zeros(len(vectors.rowids), dtype=bool)
+        for group in groups:
+            cached = vectors.group_masks.get(group)
+            if cached is None:
+                members = [
+                    r
+                    for (r,) in conn.execute(
+                        "SELECT asset FROM asset_groups WHERE grp = ?", (group,)
+                    )
+                ]
+                cached = np.zeros(len(vectors.rowids), dtype=bool)
+                cached[np.searchsorted(vectors.rowids, np.asarray(members, dtype=np.int64))] = True
+                vectors.group_masks[group] = cached
+            mask |= cached
+        return mask
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _configure(connection: sqlite3.Connection) -> None:
+    # WAL: readers never block the writer and vice versa; NORMAL sync is crash-safe in WAL mode
+    # (a power cut may lose the last commits, never corrupt the file).
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute("PRAGMA busy_timeout = 30000")
+
+
+def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> tuple[str, int]:
+    """Create the schema if needed and return the (model, dimension) the index records."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        recorded = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        if not recorded:
+            connection.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("model", model),
+                    ("dimension", str(dimension)),
+                    ("schema_version", SCHEMA_VERSION),
+                    ("generation", "0"),
+                ],
+            )
+            recorded = {"model": model, "dimension": str(dimension)}
+        elif recorded.get("schema_version") != SCHEMA_VERSION:
+            raise ConfigError(
+                f"the embedded index uses schema version {recorded.get('schema_version')!r}, "
+                f"this labsearch needs {SCHEMA_VERSION!r}; rebuild it with "
+                "`labsearch index --rebuild SOURCE...`"
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return recorded["model"], int(recorded["dimension"])
+
+
+def _visibility(access: Access) -> SQL:
+    """Rows `access` may see: all for the operator, none without groups, else group members."""
+    if access.operator:
+        return TRUE
+    if not access.groups:
+        return SQL("0")
+    groups = in_list("grp", sorted(access.groups))
+    return SQL(f"a.pk IN (SELECT asset FROM asset_groups WHERE {groups.text})", groups.params)
+
+
+def _fuse(
+    bm25: list[_Ranked], dense: list[_Ranked], mode: SearchMode, request: SearchRequest
+) -> list[tuple[_Ranked, int | None, int | None]]:
+    """Ranked hits with their 1-based BM25 and dense ranks. Hybrid: weighted reciprocal-rank
+    fusion, score = sum over sides of weight / (rrf_k + rank)."""
+    bm25_ranks = {r.rowid: i for i, r in enumerate(bm25, 1)}
+    dense_ranks = {r.rowid: i for i, r in enumerate(dense, 1)}
+    if mode is SearchMode.BM25:
+        return [(r, bm25_ranks[r.rowid], None) for r in bm25]
+    if mode is SearchMode.DENSE:
+        return [(r, None, dense_ranks[r.rowid]) for r in dense]
+    fusion = request.fusion
+    fused: dict[int, float] = {}
+    for ranks, weight in ((bm25_ranks, fusion.bm25_weight), (dense_ranks, fusion.dense_weight)):
+        for rowid, rank in ranks.items():
+            fused[rowid] = fused.get(rowid, 0.0) + weight / (fusion.rrf_k + rank)
+    order = sorted(fused, key=lambda rowid: (-fused[rowid], rowid))
+    return [(_Ranked(r, fused[r]), bm25_ranks.get(r), dense_ranks.get(r)) for r in order]
+
+
+def _docs(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Asset]:
+    where = in_list("pk", rowids)
+    rows = conn.execute(f"SELECT pk, doc FROM assets WHERE {where.text}", where.params)
+    return {rowid: Asset.model_validate_json(doc) for rowid, doc in rows}
+
+
+def _highlights(
+    conn: sqlite3.Connection,
+    expression: str,
+    rowids: list[int],
+    text: str,
+    docs: dict[int, Asset],
+) -> dict[int, list[str]]:
+    """Short snippets with the matched terms marked, text first, then title and identifiers."""
+    if not rowids:
+        return {}
+    where = in_list("rowid", rowids)
+    marks = f"'{HIGHLIGHT_PRE}', '{HIGHLIGHT_POST}', '…', 12"
+    sql = (
+        f"SELECT rowid, snippet(fts, 2, {marks}), snippet(fts, 0, {marks}), "
+        f"snippet(fts, 1, {marks}) FROM fts WHERE fts MATCH ? AND {where.text}"
+    )
+    found: dict[int, list[str]] = {}
+    for rowid, *snippets in conn.execute(sql, [expression, *where.params]):
+        marked = [s for s in snippets if s and HIGHLIGHT_PRE in s][:2]
+        if not marked:
+            # Matched only through pieces of a compound token; mark the piece ourselves.
+            asset = docs[rowid]
+            fallback = next(
+                (
+                    snippet
+                    for field_text in (asset.text, asset.title, " ".join(asset.identifiers))
+                    if (snippet := fts_query.fallback_snippet(field_text, text, *_MARKS))
+                ),
+                None,
+            )
+            marked = [fallback] if fallback else []
+        found[rowid] = marked
+    return found
+
+
+def _facet_sql(field_name: str, where: SQL) -> SQL:
+    """Value counts of one field (one count per asset), largest first; `?` for the size last."""
+    order = "GROUP BY value ORDER BY count(DISTINCT a.pk) DESC, value LIMIT ?"
+    if field_name in grammar.TOP_LEVEL_FIELDS:
+        return SQL(
+            f"SELECT a.{field_name} AS value, count(DISTINCT a.pk) FROM assets a "
+            f"WHERE a.{field_name} IS NOT NULL AND {where.text} {order}",
+            where.params,
+        )
+    side = side_table(field_name)
+    if side is not None:
+        table, column, extra = side
+        return SQL(
+            f"SELECT s.{column} AS value, count(DISTINCT a.pk) FROM assets a "
+            f"JOIN {table} s ON s.asset = a.pk WHERE {extra.text} "
+            f"AND {where.text} {order}",
+            extra.params + where.params,
+        )
+    column, path = json_source(field_name)
+    # json_each yields the value itself for a scalar and the elements for a list; objects and
+    # nested lists are not facet values. Booleans are rendered as JSON spells them.
+    return SQL(
+        "SELECT CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        "ELSE CAST(e.value AS TEXT) END AS value, count(DISTINCT a.pk) "
+        f"FROM assets a, json_each({column}, ?) e "
+        f"WHERE json_type({column}, ?) != 'object' "
+        "AND e.type IN ('integer','real','text','true','false') "
+        f"AND {where.text} {order}",
+        [path, path, *where.params],
+    )
