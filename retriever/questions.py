@@ -27,9 +27,6 @@ _ENTITY_WORDS: list[tuple[re.Pattern[str], str]] = [
 ]
 _SEQUENCED_VERB = re.compile(r"\bsequenc(?:e|ed)\b", re.I)
 _COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.I)
-_LIST_CUE = re.compile(
-    r"\b(?:which|what|list|show|where|find|give|all|every|get)\b|\bwas\b.*\bin\b", re.I
-)
 _REFERS_BACK = re.compile(r"\b(?:those|these|them|of\s+which|the\s+same)\b", re.I)
 _CONTINUES = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+for)\b", re.I)
 _LEVEL = re.compile(r"\b(raw|processed|final)\b", re.I)
@@ -156,8 +153,6 @@ def understand(
             )
 
     if target is None or not constrained:
-        return None
-    if not (is_count or _LIST_CUE.search(query)):
         return None
     return EntityQuestion(
         question_type="count" if is_count else "list",
