@@ -1,0 +1,209 @@
+"""ISA-Tab source on the reference investigation BII-I-1.
+
+The expected sample → data file links are read from the assay tables here, with the csv module,
+independently of the indexer's parser: the source must agree with the tables, not with itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from indexer.sources.base import SourceIssue
+from indexer.sources.isatab import IsaTabSource
+from labsearch.errors import SourceError
+from labsearch.schema import Asset, AssetKind, DataLevel, Entity, LinkType
+from labsearch.settings import AccessRule, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    shared = Settings().shared
+    return shared if shared.is_absolute() else (REPO / shared).resolve()
+
+
+BII = shared_dir() / "datasets" / "isatab" / "BII-I-1"
+PREFIX = "isatab:BII-I-1"
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle, delimiter="\t") if any(c.strip() for c in row)]
+    return [h.strip() for h in rows[0]], rows[1:]
+
+
+def expected_from_assay_tables(directory: Path) -> dict[str, dict[str, set[str]]]:
+    """file name → {"samples": {...}, "names": {extract/labeled extract/assay/scan names}}."""
+    expected: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for table in sorted(directory.glob("a_*.txt")):
+        headers, rows = read_rows(table)
+        sample_col = headers.index("Sample Name")
+        file_cols = [
+            i for i, h in enumerate(headers) if h.endswith(" File") and h != "Array Design File"
+        ]
+        name_cols = [
+            i
+            for i, h in enumerate(headers)
+            if h in ("Extract Name", "Labeled Extract Name", "Scan Name")
+            or h.endswith("Assay Name")
+        ]
+        for row in rows:
+            for col in file_cols:
+                name = row[col].strip()
+                if not name:
+                    continue
+                expected[name]["samples"].add(row[sample_col].strip())
+                expected[name]["names"].update(row[c].strip() for c in name_cols if row[c].strip())
+                expected[name]["assays"].add(table.name)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def scanned() -> tuple[dict[str, Asset], list[SourceIssue]]:
+    assert BII.is_dir(), f"ISA-Tab example missing at {BII} (LABSEARCH_SHARED={shared_dir()})"
+    items = list(IsaTabSource(f"isatab+file://{BII}", Settings()).scan())
+    assets = [i for i in items if isinstance(i, Asset)]
+    ids = [a.id for a in assets]
+    assert len(ids) == len(set(ids)), "asset ids must be unique"
+    return {a.id: a for a in assets}, [i for i in items if isinstance(i, SourceIssue)]
+
+
+def test_reference_example_reads_without_issues(scanned) -> None:
+    assets, issues = scanned
+    assert issues == []
+    investigation = assets[f"{PREFIX}:investigation:BII-I-1"]
+    assert (
+        investigation.kind == AssetKind.INVESTIGATION and investigation.entity == Entity.EXPERIMENT
+    )
+    assert investigation.title.startswith("Growth control of the eukaryote cell")
+    assert investigation.metadata["date"] == "2007-04-30"
+    for study in ("BII-S-1", "BII-S-2"):
+        asset = assets[f"{PREFIX}:study:{study}"]
+        assert asset.kind == AssetKind.STUDY
+        assert asset.linked(LinkType.PART_OF) == [investigation.id]
+    for table in BII.glob("a_*.txt"):
+        assay = assets[f"{PREFIX}:assay:{table.name}"]
+        assert assay.kind == AssetKind.ASSAY and assay.entity == Entity.EXPERIMENT
+    assert assets[f"{PREFIX}:assay:a_microarray.txt"].metadata["assay"] == "transcription profiling"
+    assert assets[f"{PREFIX}:assay:a_proteome.txt"].linked(LinkType.PART_OF) == [
+        f"{PREFIX}:study:BII-S-1"
+    ]
+
+
+def test_samples_match_study_tables(scanned) -> None:
+    assets, _ = scanned
+    expected: dict[str, dict[str, str]] = {}
+    for table in BII.glob("s_*.txt"):
+        headers, rows = read_rows(table)
+        sample_col = headers.index("Sample Name")
+        organism_col = headers.index("Characteristics[organism]")
+        for row in rows:
+            expected[row[sample_col].strip()] = {"organism": row[organism_col].strip()}
+    samples = {a.id: a for a in assets.values() if a.kind == AssetKind.SAMPLE}
+    assert set(samples) == {f"{PREFIX}:sample:{name}" for name in expected}
+    for name, facts in expected.items():
+        sample = samples[f"{PREFIX}:sample:{name}"]
+        assert sample.entity == Entity.SAMPLE
+        assert name in sample.identifiers
+        assert sample.metadata["organism"] == facts["organism"]
+    carbon = samples[f"{PREFIX}:sample:C-0.07-aliquot1"]
+    assert carbon.metadata["factors"] == {"limiting nutrient": "carbon", "rate": "0.07 l/hour"}
+    assert carbon.metadata["characteristics"]["strain"] == "FY1679"
+
+
+def test_file_links_match_assay_tables(scanned) -> None:
+    assets, _ = scanned
+    expected = expected_from_assay_tables(BII)
+    files = {a.id: a for a in assets.values() if a.kind == AssetKind.FILE}
+    assert set(files) == {f"{PREFIX}:file:{name}" for name in expected}
+    for name, facts in expected.items():
+        asset = files[f"{PREFIX}:file:{name}"]
+        assert asset.entity == Entity.FILE
+        assert set(asset.linked(LinkType.USES_SAMPLE)) == {
+            f"{PREFIX}:sample:{s}" for s in facts["samples"]
+        }, name
+        assert set(asset.linked(LinkType.PART_OF)) == {
+            f"{PREFIX}:assay:{a}" for a in facts["assays"]
+        }
+        assert facts["samples"] <= set(asset.identifiers)
+        assert facts["names"] <= set(asset.identifiers), name
+        on_disk = BII / name
+        assert asset.provenance.path == (str(on_disk) if on_disk.is_file() else None)
+
+
+def test_which_files_came_from_a_sample(scanned) -> None:
+    """The entity question, answered from links, against the tables' own answer."""
+    assets, _ = scanned
+    by_sample: dict[str, set[str]] = defaultdict(set)
+    for name, facts in expected_from_assay_tables(BII).items():
+        for sample in facts["samples"]:
+            by_sample[sample].add(f"{PREFIX}:file:{name}")
+    for sample, expected_files in by_sample.items():
+        target = f"{PREFIX}:sample:{sample}"
+        found = {
+            a.id
+            for a in assets.values()
+            if a.kind == AssetKind.FILE and target in a.linked(LinkType.USES_SAMPLE)
+        }
+        assert found == expected_files, sample
+        assert target in assets  # every link target is a real asset
+
+
+def test_links_point_at_existing_assets_and_levels(scanned) -> None:
+    assets, _ = scanned
+    for asset in assets.values():
+        for link in asset.links:
+            assert link.target in assets, f"{asset.id} -> {link.target}"
+    raw = assets[f"{PREFIX}:file:E-MAXD-4-raw-data-426648549.txt"]
+    processed = assets[f"{PREFIX}:file:E-MAXD-4-processed-data-1342566476.txt"]
+    assert raw.data_level == DataLevel.RAW
+    assert processed.data_level == DataLevel.PROCESSED
+    assert raw.id in processed.linked(LinkType.DERIVED_FROM)
+    assert "E-MEXP-115" in raw.identifiers  # ArrayExpress accession from the Comment column
+    assert raw.metadata["experiment_id"] == "BII-S-2"
+
+
+def test_groups_from_directory_rule() -> None:
+    settings = Settings(access_rules=[AccessRule(prefix=str(BII.parent), groups=["yeast-lab"])])
+    assets = [
+        a for a in IsaTabSource(f"isatab+file://{BII}", settings).scan() if isinstance(a, Asset)
+    ]
+    assert {tuple(a.groups) for a in assets} == {("yeast-lab",)}
+
+
+def copy_tables(target: Path) -> Path:
+    target.mkdir()
+    for path in BII.glob("[isa]_*.txt"):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+def test_missing_assay_table_is_an_issue_and_the_rest_goes_on(tmp_path: Path) -> None:
+    directory = copy_tables(tmp_path / "inv")
+    (directory / "a_proteome.txt").unlink()
+    broken = directory / "a_microarray.txt"
+    broken.write_bytes(broken.read_bytes().replace(b"NZ_0hrs_Grow_1", b"NZ_0hrs_Gr\xffw_1", 1))
+    items = list(IsaTabSource(f"isatab+file://{directory}", Settings()).scan())
+    issues = [i for i in items if isinstance(i, SourceIssue)]
+    assets = {a.id: a for a in items if isinstance(a, Asset)}
+    missing = [i for i in issues if i.location == "a_proteome.txt"]
+    assert missing and missing[0].field == "Study Assay File Name"
+    assert any(i.location == "a_microarray.txt" and "UTF-8" in i.reason for i in issues)
+    assert f"{PREFIX}:assay:a_proteome.txt" not in assets
+    assert f"{PREFIX}:assay:a_transcriptome.txt" in assets
+    assert f"{PREFIX}:file:spectrum.mzdata" not in assets
+    # data files are absent from this copy: assets still exist, with the reason recorded
+    raw = assets[f"{PREFIX}:file:E-MEXP-115-raw-data-331217737.txt"]
+    assert raw.provenance.path is None and "not found" in raw.errors[0]
+
+
+def test_bad_directories(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a directory"):
+        list(IsaTabSource(f"isatab+file://{tmp_path}/nope", Settings()).scan())
+    with pytest.raises(SourceError, match="no i_\\*.txt"):
+        list(IsaTabSource(f"isatab+file://{tmp_path}", Settings()).scan())
