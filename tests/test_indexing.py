@@ -1,0 +1,201 @@
+"""Indexing behaviour users rely on: incremental runs, deletions, bad input, the writer lock,
+model mismatch and resuming after a killed process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.pipeline import Indexer, writer_lock
+from labsearch.access import Access
+from labsearch.errors import IndexLockedError, ModelMismatchError
+from labsearch.settings import AccessRule
+from labsearch.stores import open_store
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_export(path: Path, records: list[dict], broken: list[str] = ()) -> str:
+    lines = [json.dumps(r) for r in records] + list(broken)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f"eln+file://{path}"
+
+
+def experiments(n: int, prefix: str = "ELN") -> list[dict]:
+    return [
+        {
+            "id": f"{prefix}-{i}",
+            "type": "experiment",
+            "title": f"Experiment {i}: liver RNA-seq under treatment {i % 7}",
+            "description": f"Bulk RNA-seq of mouse liver, dose {i} mg/kg dexamethasone.",
+            "project": "metabolism",
+            "samples": [f"LIV-{i:04d}"],
+            "access_groups": ["lab-a"],
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def indexer(settings, embedder):
+    store = open_store(settings, embedder.dimension)
+    indexer = Indexer(settings, store, embedder, progress=None)
+    yield indexer
+    indexer.close()
+    store.close()
+
+
+def test_second_run_changes_nothing_and_embeds_nothing(indexer, tmp_path, embedder):
+    uri = write_export(tmp_path / "lab.jsonl", experiments(12))
+    first = indexer.index(uri)
+    assert (first.added, first.updated, first.unchanged, first.failed) == (12, 0, 0, 0)
+    computed = embedder.computed
+    second = indexer.index(uri)
+    assert (second.added, second.updated, second.unchanged, second.deleted) == (0, 0, 12, 0)
+    assert embedder.computed == computed
+
+
+def test_changed_and_vanished_records_are_updated_and_deleted(indexer, tmp_path):
+    records = experiments(5)
+    uri = write_export(tmp_path / "lab.jsonl", records)
+    indexer.index(uri)
+    records[0]["title"] = "Renamed experiment"
+    uri = write_export(tmp_path / "lab.jsonl", records[:4])
+    report = indexer.index(uri)
+    assert (report.updated, report.unchanged, report.deleted) == (1, 3, 1)
+    store = indexer.store
+    assert store.get("eln:lab:ELN-4", Access.as_operator()) is None
+    assert store.get("eln:lab:ELN-0", Access.as_operator()).title == "Renamed experiment"
+
+
+def test_broken_lines_are_reported_and_the_rest_indexed(indexer, tmp_path):
+    path = tmp_path / "lab.jsonl"
+    uri = write_export(
+        path, experiments(3), broken=['{"id": "ELN-9", "title": ', '{"title": "no id"}']
+    )
+    with path.open("ab") as handle:
+        handle.write(b'{"id": "ELN-10", "title": "bad \xff bytes"}\n')
+    report = indexer.index(uri)
+    assert report.added == 3
+    assert report.failed == 3
+    assert not report.ok
+    assert any("line 4" in e for e in report.errors)
+    assert any("line 5" in e and "id" in e for e in report.errors)
+    assert any("line 6" in e for e in report.errors)
+
+
+def test_missing_source_fails_without_deleting_anything(indexer, tmp_path):
+    uri = write_export(tmp_path / "lab.jsonl", experiments(3))
+    indexer.index(uri)
+    (tmp_path / "lab.jsonl").unlink()
+    report = indexer.index(uri)
+    assert report.failed == 1 and not report.complete
+    assert "no ELN export" in report.errors[0]
+    assert len(indexer.store.hashes_by_source(uri)) == 3
+
+
+def test_groups_come_from_settings_rules_when_records_have_none(settings, embedder, tmp_path):
+    settings = settings.with_overrides(
+        access_rules=[AccessRule(prefix="immunology", groups=["lab-b"])]
+    )
+    records = [
+        {"id": "S-1", "type": "sample", "title": "PBMC sample", "project": "immunology"},
+        {"id": "S-2", "type": "sample", "title": "Orphan sample", "project": "other"},
+    ]
+    uri = write_export(tmp_path / "lab.jsonl", records)
+    store = open_store(settings, embedder.dimension)
+    Indexer(settings, store, embedder, progress=None).index(uri)
+    bob = Access.for_groups(["lab-b"])
+    assert store.get("eln:lab:S-1", bob) is not None
+    assert store.get("eln:lab:S-2", bob) is None  # no rule, no own groups: fail closed
+    assert store.get("eln:lab:S-2", Access.as_operator()) is not None
+    store.close()
+
+
+def test_second_writer_gets_a_clear_lock_error(settings):
+    expected = pytest.raises(IndexLockedError, match="another `labsearch index`")
+    with writer_lock(settings.home), expected, writer_lock(settings.home):
+        pass
+
+
+def test_lock_error_from_a_concurrent_cli_process(settings, tmp_path):
+    env = dict(os.environ, LABSEARCH_HOME=str(settings.home), LABSEARCH_CACHE_DIR=str(tmp_path))
+    with writer_lock(settings.home):
+        result = subprocess.run(
+            [sys.executable, "-m", "labsearch.cli", "index", "eln+file:///nowhere.jsonl"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert "another `labsearch index` is writing" in result.stderr
+
+
+def test_opening_with_another_model_names_both_and_the_fix(settings, embedder):
+    open_store(settings, embedder.dimension).close()
+    other = settings.with_overrides(model="BAAI/bge-small-en-v1.5")
+    with pytest.raises(ModelMismatchError) as caught:
+        open_store(other, 384)
+    message = str(caught.value)
+    assert "all-MiniLM-L6-v2" in message and "BAAI/bge-small-en-v1.5" in message
+    assert "labsearch index --rebuild" in message
+    open_store(other, 384, recreate=True).close()  # the documented fix works
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(settings, tmp_path):
+    """kill -9 in the middle of indexing; the next run completes the job exactly once."""
+    records = experiments(400)
+    uri = write_export(tmp_path / "lab.jsonl", records)
+    env = dict(
+        os.environ,
+        LABSEARCH_HOME=str(settings.home),
+        LABSEARCH_CACHE_DIR=str(tmp_path / "cache-killed"),
+        LABSEARCH_INDEX_BATCH_SIZE="10",
+        LABSEARCH_EMBED_BATCH_SIZE="10",
+    )
+    command = [sys.executable, "-m", "labsearch.cli", "index", uri]
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    db = settings.index_dir
+    deadline = time.monotonic() + 120
+    committed = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        committed = _count(db)
+        if committed >= 20:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "indexing finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = _count(db)
+    assert 0 < partial < 400
+
+    resumed = subprocess.run(
+        command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _count(db) == 400
+    assert f"{400 - partial} added" in resumed.stdout
+    assert f"{partial} unchanged" in resumed.stdout
+
+
+def _count(index_dir: Path) -> int:
+    from labsearch.stores.embedded import EmbeddedStore
+
+    if not index_dir.exists():
+        return 0
+    try:
+        store = EmbeddedStore.open(index_dir, "all-MiniLM-L6-v2", 384)
+    except Exception:  # the writer may not have created the index yet
+        return 0
+    try:
+        return store.info().count
+    finally:
+        store.close()
