@@ -1,0 +1,106 @@
+"""A chat turn: find or start the conversation, answer, store the turn, write the audit line.
+
+The JSON route and the SSE route both call `events`; the JSON route keeps only the last one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chat_api.answering import Outcome, Turn
+from chat_api.limits import check_query_length
+from chat_api.schemas import ChatRequest, ChatResponse
+from chat_api.state import ApiState
+from labsearch.access import Access
+from labsearch.errors import LabsearchError
+from labsearch.models import Answer
+
+
+@dataclass
+class WireEvent:
+    """One Server-Sent Event: `event` is token, citation, result, done or error."""
+
+    event: str
+    data: dict[str, Any]
+
+    def json(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False, default=str)
+
+
+def _user(access: Access) -> str:
+    return access.user or "anonymous"
+
+
+def start(state: ApiState, access: Access, request: ChatRequest) -> tuple[str, Turn]:
+    """Validate the message and return the conversation id and what the answerer needs.
+
+    Runs before any streaming starts, so a bad request or someone else's conversation is an
+    ordinary HTTP error, not an event in a 200 stream.
+    """
+    check_query_length(request.message, state.settings.max_query_chars, field="message")
+    user = _user(access)
+    if request.conversation_id is None:
+        return state.conversations.create(user, request.message), Turn()
+    state.conversations.check_room(user, request.conversation_id)
+    conversation = state.conversations.get(user, request.conversation_id)
+    history = [(m.role, m.content) for m in conversation.history]
+    previous: Answer | None = next(
+        (m.answer for m in reversed(conversation.history) if m.answer is not None), None
+    )
+    return request.conversation_id, Turn(history=history, previous=previous)
+
+
+def events(
+    state: ApiState, access: Access, request: ChatRequest, conversation_id: str, turn: Turn
+) -> Iterator[WireEvent]:
+    outcome = Outcome()
+    try:
+        answerer = state.answerer
+        for event in answerer.events(request.message, access, turn, outcome, stream=True):
+            if event.name == "token":
+                yield WireEvent("token", {"text": event.data})
+            elif event.name in ("citation", "result"):
+                yield WireEvent(event.name, event.data.model_dump(mode="json"))
+            else:
+                response = finish(state, access, request, conversation_id, event.data, outcome)
+                done = response.model_dump(mode="json")
+                done["replaced"] = outcome.replaced
+                yield WireEvent("done", done)
+    except LabsearchError as exc:
+        yield WireEvent("error", {"error": type(exc).__name__, "detail": str(exc)})
+
+
+def respond(
+    state: ApiState, access: Access, request: ChatRequest, conversation_id: str, turn: Turn
+) -> ChatResponse:
+    outcome = Outcome()
+    answer = state.answerer.answer(request.message, access, turn, outcome)
+    return finish(state, access, request, conversation_id, answer, outcome)
+
+
+def finish(
+    state: ApiState,
+    access: Access,
+    request: ChatRequest,
+    conversation_id: str,
+    answer: Answer,
+    outcome: Outcome,
+) -> ChatResponse:
+    user = _user(access)
+    message_id = state.conversations.add_turn(user, conversation_id, request.message, answer)
+    state.audit.record(
+        user=user,
+        action="chat",
+        question=request.message,
+        standalone_query=answer.standalone_query,
+        conversation_id=conversation_id,
+        returned=outcome.returned,
+        cited=[c.asset_id for c in answer.citations],
+        removed_citations=outcome.removed_citations,
+        replaced=outcome.replaced,
+        llm=state.llm_name,
+    )
+    return ChatResponse(conversation_id=conversation_id, message_id=message_id, answer=answer)

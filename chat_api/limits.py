@@ -1,0 +1,105 @@
+"""Request limits: body size (before parsing), query length and a per-user rate limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from labsearch.errors import InvalidRequestError, RateLimitedError
+
+# A chat message or a search with filters is a few KB; anything far larger is a mistake or abuse.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class RateLimiter:
+    """Sliding one-minute window per user, kept in memory (one API process serves a lab)."""
+
+    def __init__(self, per_minute: int, window: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self._calls: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def check(self, user: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            calls = self._calls[user]
+            while calls and now - calls[0] >= self.window:
+                calls.popleft()
+            if len(calls) >= self.per_minute:
+                retry = int(self.window - (now - calls[0])) + 1
+                raise RateLimitedError(
+                    f"rate limit of {self.per_minute} requests per minute reached for user "
+                    f"{user!r}; retry in {retry} s"
+                )
+            calls.append(now)
+
+
+def check_query_length(text: str, limit: int, field: str = "query") -> None:
+    if len(text) > limit:
+        raise InvalidRequestError(
+            f"{field} is {len(text)} characters long; the limit is {limit} "
+            "(LABSEARCH_MAX_QUERY_CHARS). Shorten it."
+        )
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for bodies over `max_bytes`, by Content-Length or while streaming.
+
+    Pure ASGI rather than BaseHTTPMiddleware so Server-Sent Events responses are not buffered.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        body = (
+            b'{"error":"RequestTooLarge","detail":"request body exceeds '
+            + str(self.max_bytes).encode()
+            + b' bytes; send a shorter message or fewer filters"}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass

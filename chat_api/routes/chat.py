@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from chat_api import chatting
+from chat_api.deps import CurrentUser, State
+from chat_api.schemas import ChatRequest, ChatResponse, ErrorBody
+
+router = APIRouter(tags=["chat"])
+
+STREAM_DOC = """With `stream: true` the answer arrives as Server-Sent Events:
+`result` (the retriever's structured entity result, before any text), `token` ({"text"}),
+`citation` (one verified Citation each), then `done` (the same object as the JSON response plus
+`replaced`: true when the streamed text failed verification and `answer.text` replaces it), or
+`error` ({"error", "detail"}) if answering fails midway."""
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Ask a question in a conversation (a new one when conversation_id is omitted).",
+    description=STREAM_DOC,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        400: {"model": ErrorBody},
+        401: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+        429: {"model": ErrorBody},
+    },
+)
+def chat(body: ChatRequest, access: CurrentUser, state: State):  # noqa: ANN201 - JSON or SSE
+    conversation_id, turn = chatting.start(state, access, body)
+    if not body.stream:
+        return chatting.respond(state, access, body, conversation_id, turn)
+
+    def sse():  # noqa: ANN202 - runs in a worker thread, fed to the client as it is produced
+        for event in chatting.events(state, access, body, conversation_id, turn):
+            yield ServerSentEvent(data=event.json(), event=event.event)
+
+    return EventSourceResponse(sse(), ping=15)
