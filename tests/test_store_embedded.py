@@ -1,0 +1,158 @@
+"""The embedded store: the conformance suite plus what only a local SQLite file can show."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from store_conformance import (
+    DIM,
+    MODEL,
+    StoreConformance,
+    ids,
+    indexed,
+    make_asset,
+    unit,
+)
+
+from labsearch.access import Access
+from labsearch.errors import ConfigError
+from labsearch.settings import Settings
+from labsearch.stores import open_store
+from labsearch.stores.embedded import DB_NAME, EmbeddedStore
+from labsearch.stores.protocol import AssetStore, SearchMode, SearchRequest
+
+OPERATOR = Access.as_operator()
+
+
+class TestEmbeddedStore(StoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[EmbeddedStore]:
+        store = EmbeddedStore.open(tmp_path / "index", MODEL, DIM)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def reopen_with_model(self, tmp_path: Path) -> Iterator[Callable[[str, int], AssetStore]]:
+        opened: list[EmbeddedStore] = []
+
+        def reopen(model: str, dimension: int) -> AssetStore:
+            store = EmbeddedStore.open(tmp_path / "index", model, dimension)
+            opened.append(store)
+            return store
+
+        yield reopen
+        for store in opened:
+            store.close()
+
+
+def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -> None:
+    reader = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    writer = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    dense = SearchRequest(vector=unit(0), mode=SearchMode.DENSE)
+    assert reader.search(dense, OPERATOR) == []  # caches an empty matrix
+    writer.upsert([indexed(make_asset("w1", text="capybara"), unit(0))])
+    assert ids(reader.search(dense, OPERATOR)) == ["w1"]
+    assert ids(reader.search(SearchRequest(text="capybara", mode=SearchMode.BM25), OPERATOR)) == [
+        "w1"
+    ]
+    writer.delete(["w1"])
+    assert reader.search(dense, OPERATOR) == []
+    reader.close()
+    writer.close()
+
+
+def test_reopening_keeps_data(tmp_path: Path) -> None:
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        store.upsert([indexed(make_asset("keep", text="persistent"))])
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        assert store.info().count == 1
+        assert store.get("keep", OPERATOR) is not None
+
+
+def test_recreate_and_reset_drop_the_index(tmp_path: Path) -> None:
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        store.upsert([indexed(make_asset("gone"))])
+    with EmbeddedStore.open(tmp_path, "new-model", 3, recreate=True) as store:
+        assert store.info().count == 0 and store.info().model == "new-model"
+    EmbeddedStore.reset(tmp_path)
+    assert not (tmp_path / DB_NAME).exists()
+
+
+def test_open_store_factory_uses_settings(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, model=MODEL, backend="embedded")
+    store = open_store(settings, DIM)
+    assert isinstance(store, EmbeddedStore)
+    assert store.path.parent == settings.index_dir
+    assert isinstance(store, AssetStore)
+    store.close()
+
+
+def test_a_file_that_is_not_an_index_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match="--rebuild"):
+        EmbeddedStore.open(tmp_path, MODEL, DIM)
+
+
+def test_wrong_query_vector_dimension_is_a_clear_error(tmp_path: Path) -> None:
+    from labsearch.errors import InvalidRequestError
+
+    with (
+        EmbeddedStore.open(tmp_path, MODEL, DIM) as store,
+        pytest.raises(InvalidRequestError, match="8-dimensional"),
+    ):
+        store.search(SearchRequest(vector=[1.0, 0.0], mode=SearchMode.DENSE), OPERATOR)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path[:0] = [{root!r}, {root!r} + "/tests"]
+    from labsearch.stores.embedded import EmbeddedStore
+    from store_conformance import indexed, make_asset, unit
+    store = EmbeddedStore.open(Path({directory!r}), {model!r}, {dim})
+    batch = 0
+    while True:
+        items = [
+            indexed(make_asset(f"b{{batch}}-{{i}}", text="crash test " * 50), unit(i))
+            for i in range(200)
+        ]
+        store.upsert(items)
+        batch += 1
+        print(batch, flush=True)
+    """
+)
+
+
+def test_a_killed_writer_leaves_a_consistent_openable_store(tmp_path: Path) -> None:
+    root = str(Path(__file__).resolve().parents[1])
+    script = _WRITER.format(root=root, directory=str(tmp_path), model=MODEL, dim=DIM)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root
+    )
+    try:
+        for _ in range(3):  # let it commit a few batches and be mid-way through another
+            assert process.stdout is not None and process.stdout.readline(), "writer died"
+        time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        (check,) = sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA integrity_check").fetchone()
+        assert check == "ok"
+        count = store.info().count
+        assert count >= 600 and count % 200 == 0, "only whole batches are committed"
+        assert store.match(None, OPERATOR).count == count
+        hits = store.search(SearchRequest(text="crash", vector=unit(1), k=5), OPERATOR)
+        assert len(hits) == 5
+        store.upsert([indexed(make_asset("after-crash"))])
+        assert store.info().count == count + 1
