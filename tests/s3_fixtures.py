@@ -1,7 +1,8 @@
 """A real S3 API for tests: moto's ThreadedMotoServer on a free local port.
 
-Import the fixtures into a test module (`from s3_fixtures import moto_s3, s3_bucket`; pytest
-puts tests/ on sys.path) or a conftest. `moto_s3` starts one server per test session and points
+Import the fixtures into a test module (`from s3_fixtures import moto_s3_fixture,
+s3_bucket_fixture`; pytest puts tests/ on sys.path) or a conftest; tests then ask for `moto_s3`
+and `s3_bucket` (the fixtures' names). `moto_s3` starts one server per test session and points
 every boto3 client (and so quilt3, which builds its clients through boto3) at it via
 AWS_ENDPOINT_URL, with fake credentials and region us-east-1. `s3_bucket` gives each test its
 own fresh bucket with versioning enabled, so objects get real version ids.
@@ -54,8 +55,8 @@ def _session_env(endpoint_url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[MotoS3]:
+@pytest.fixture(scope="session", name="moto_s3")
+def moto_s3_fixture() -> Iterator[MotoS3]:
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
@@ -72,8 +73,8 @@ def moto_s3() -> Iterator[MotoS3]:
             server.stop()
 
 
-@pytest.fixture
-def s3_bucket(moto_s3: MotoS3) -> str:
+@pytest.fixture(name="s3_bucket")
+def s3_bucket_fixture(moto_s3: MotoS3) -> str:
     """A new, empty, versioned bucket for one test; its name is returned."""
     name = f"lab-{uuid.uuid4().hex[:12]}"
     client = moto_s3.client()

@@ -1,0 +1,160 @@
+"""FileSource (file:///dir) on real files in tmp_path, S3Source (s3://bucket/prefix) on moto."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from s3_fixtures import moto_s3_fixture, s3_bucket_fixture  # noqa: F401
+
+from indexer.sources.base import SourceIssue
+from indexer.sources.files import FileSource, S3Source
+from labsearch.demo import files as demo
+from labsearch.errors import SourceError
+from labsearch.schema import Asset, AssetKind, DataLevel, Entity, LinkType
+from labsearch.settings import AccessRule, Settings
+
+
+def scan(source) -> tuple[dict[str, Asset], list[SourceIssue]]:
+    assets: dict[str, Asset] = {}
+    issues: list[SourceIssue] = []
+    for item in source.scan():
+        if isinstance(item, SourceIssue):
+            issues.append(item)
+        else:
+            assert item.id not in assets, f"duplicate id {item.id}"
+            assets[item.id] = item
+    return assets, issues
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Path:
+    rng = random.Random(5)
+    root = tmp_path / "lab files"  # a space: ids and URIs must survive it
+    demo.write_csv(root / "sheets" / "samples.csv", [{"sample_id": "LIV-0042", "tissue": "liver"}])
+    demo.write_vcf(
+        root / "raw" / "calls.vcf.gz",
+        samples=["LIV-0042", "LIV-0043"],
+        reference="GRCh38",
+        variants=5,
+        rng=rng,
+    )
+    demo.write_markdown(
+        root / "protocols" / "sop.md",
+        "RNA extraction SOP",
+        {"Steps": demo.lab_paragraphs(rng, n=12, samples=["LIV-0042"])},
+    )
+    demo.write_corrupt_gzip(root / "broken.fastq.gz", rng=rng)
+    (root / ".hidden.txt").write_text("not indexed")
+    (root / ".snapshots").mkdir()
+    (root / ".snapshots" / "old.csv").write_text("a\n1\n")
+    return root
+
+
+def test_directory_files_become_file_assets(lab_dir, settings):
+    uri = lab_dir.as_uri()
+    assets, issues = scan(FileSource(uri, settings))
+    assert issues == []
+    files = {a.id: a for a in assets.values() if a.kind is AssetKind.FILE}
+    assert set(files) == {
+        f"file://{lab_dir / 'sheets' / 'samples.csv'}",
+        f"file://{lab_dir / 'raw' / 'calls.vcf.gz'}",
+        f"file://{lab_dir / 'raw' / 'calls.vcf.gz.tbi'}",
+        f"file://{lab_dir / 'protocols' / 'sop.md'}",
+        f"file://{lab_dir / 'broken.fastq.gz'}",
+    }, "hidden files and hidden directories are skipped"
+
+    sheet = files[f"file://{lab_dir / 'sheets' / 'samples.csv'}"]
+    assert sheet.source == uri and sheet.entity is Entity.FILE and sheet.title == "samples.csv"
+    assert sheet.provenance.path == str(lab_dir / "sheets" / "samples.csv")
+    assert sheet.metadata["size"] == (lab_dir / "sheets" / "samples.csv").stat().st_size
+    assert sheet.metadata["content"]["format"] == "csv"
+    assert "samples.csv" in sheet.identifiers and "LIV-0042" in sheet.identifiers
+    assert sheet.groups == []  # no rule, not public: nobody but the operator
+
+    vcf = files[f"file://{lab_dir / 'raw' / 'calls.vcf.gz'}"]
+    assert vcf.metadata["content"]["format"] == "vcf"
+    assert {"LIV-0042", "LIV-0043"} <= set(vcf.identifiers)
+    assert vcf.data_level is DataLevel.RAW  # from the raw/ directory
+
+    broken = files[f"file://{lab_dir / 'broken.fastq.gz'}"]
+    assert broken.errors, "a corrupt gzip still becomes an asset, with the reason recorded"
+
+    sop_id = f"file://{lab_dir / 'protocols' / 'sop.md'}"
+    chunks = sorted((a for a in assets.values() if a.kind is AssetKind.CHUNK), key=lambda a: a.id)
+    assert len(chunks) >= 2 and chunks[0].id == f"{sop_id}#chunk-1"
+    assert all(c.linked(LinkType.PART_OF) == [sop_id] for c in chunks)
+
+
+def test_directory_groups_from_rules(lab_dir, tmp_path):
+    settings = Settings(
+        home=tmp_path / "h",
+        cache_dir=tmp_path / "c",
+        access_rules=[
+            AccessRule(prefix=str(lab_dir / "protocols"), groups=["lab-a", "lab-b"]),
+            AccessRule(prefix=lab_dir.as_uri(), groups=["core"]),
+        ],
+    )
+    assets, _ = scan(FileSource(lab_dir.as_uri(), settings))
+    assert assets[f"file://{lab_dir / 'protocols' / 'sop.md'}"].groups == ["core", "lab-a", "lab-b"]
+    assert assets[f"file://{lab_dir / 'sheets' / 'samples.csv'}"].groups == ["core"]
+
+
+def test_bad_directory_uris(tmp_path, settings):
+    with pytest.raises(SourceError, match="does not exist"):
+        list(FileSource((tmp_path / "missing").as_uri(), settings).scan())
+    with pytest.raises(SourceError, match="three slashes"):
+        FileSource("file://relative/dir", settings)
+
+
+def test_rescan_of_unchanged_directory_is_identical(lab_dir, settings):
+    first, _ = scan(FileSource(lab_dir.as_uri(), settings))
+    second, _ = scan(FileSource(lab_dir.as_uri(), settings))
+    assert {i: a.content_hash("m") for i, a in first.items()} == {
+        i: a.content_hash("m") for i, a in second.items()
+    }
+
+
+# --- S3 through moto ------------------------------------------------------------------------
+
+
+def test_s3_prefix_objects_with_version_ids(s3_bucket, moto_s3, settings, tmp_path):
+    s3 = moto_s3.client()
+    sheet = demo.write_csv(tmp_path / "s.csv", [{"sample_id": "LIV-0042", "tissue": "liver"}])
+    s3.put_object(Bucket=s3_bucket, Key="runs/r1/samples.csv", Body=b"old,content\n1,2\n")
+    latest = s3.put_object(Bucket=s3_bucket, Key="runs/r1/samples.csv", Body=sheet.read_bytes())
+    s3.put_object(Bucket=s3_bucket, Key="runs/r1/big.bin", Body=b"x" * 5000)
+    s3.put_object(Bucket=s3_bucket, Key="runs/r1/deleted.csv", Body=b"a\n1\n")
+    s3.delete_object(Bucket=s3_bucket, Key="runs/r1/deleted.csv")  # latest is a delete marker
+    s3.put_object(Bucket=s3_bucket, Key="runs/.quilt/manifest", Body=b"{}")
+    s3.put_object(Bucket=s3_bucket, Key="other/outside.csv", Body=b"a\n1\n")
+
+    uri = f"s3://{s3_bucket}/runs/"
+    rules = [AccessRule(prefix=f"s3://{s3_bucket}/runs/r1/", groups=["lab-a"])]
+    limited = settings.with_overrides(access_rules=rules)
+    assets, issues = scan(S3Source(uri, limited, max_download_bytes=1000))
+    assert issues == []
+    assert set(assets) == {
+        f"s3://{s3_bucket}/runs/r1/samples.csv",
+        f"s3://{s3_bucket}/runs/r1/big.bin",
+    }
+    csv_asset = assets[f"s3://{s3_bucket}/runs/r1/samples.csv"]
+    assert csv_asset.provenance.s3_uri == f"s3://{s3_bucket}/runs/r1/samples.csv"
+    assert csv_asset.provenance.version_id == latest["VersionId"]
+    assert csv_asset.metadata["content"]["format"] == "csv"
+    assert "LIV-0042" in csv_asset.identifiers  # from the newest version's content
+    assert csv_asset.groups == ["lab-a"] and csv_asset.source == uri
+    big = assets[f"s3://{s3_bucket}/runs/r1/big.bin"]
+    assert big.errors == [] and "too large" in big.metadata["content"]["skipped"]
+    assert big.metadata["size"] == 5000
+
+
+def test_s3_missing_bucket_is_a_source_error(moto_s3, settings):
+    with pytest.raises(SourceError, match="does not exist"):
+        list(S3Source("s3://no-such-bucket-here/x", settings).scan())
