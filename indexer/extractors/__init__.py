@@ -1,0 +1,104 @@
+"""Content summaries of files: `summarize(path) -> Summary`, whatever the format.
+
+The format comes from the file name (double extensions such as .fastq.gz, .vcf.gz, .csv.gz
+included) or, when the name says nothing, from the first bytes. Each format has a small module
+with one `summarize(path)`; none raises on bad content, and this dispatcher is the last guard so
+that one odd file never stops an indexing run: every file yields a Summary, with the reason in
+`errors` when its content could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from indexer.extractors import (
+    alignment,
+    fasta,
+    fastq,
+    hdf5,
+    json_file,
+    pdf,
+    sniff,
+    tabular,
+    text,
+    tiff,
+    vcf,
+)
+from indexer.extractors.base import Summary
+from indexer.extractors.common import human_size
+from indexer.extractors.reading import GZIP_ERRORS, gzip_error, read_capped
+
+__all__ = ["EXTRACTORS", "Summary", "summarize"]
+
+EXTRACTORS: dict[str, Callable[[Path], Summary]] = {
+    "csv": tabular.summarize,
+    "tsv": tabular.summarize,
+    "parquet": tabular.summarize,
+    "fastq": fastq.summarize,
+    "sam": alignment.summarize,
+    "bam": alignment.summarize,
+    "cram": alignment.summarize,
+    "vcf": vcf.summarize,
+    "fasta": fasta.summarize,
+    "pdf": pdf.summarize,
+    "markdown": text.summarize,
+    "text": text.summarize,
+    "json": json_file.summarize,
+    "tiff": tiff.summarize,
+    "hdf5": hdf5.summarize,
+    "h5ad": hdf5.summarize,
+}
+
+
+def _unreadable_gzip(path: Path) -> Summary:
+    """A .gz whose inner format we cannot even see: say why (usually corrupt)."""
+    try:
+        read_capped(path, 1 << 16)
+        reason = f"unknown format: {path.name} is gzip-compressed content of no known format"
+    except GZIP_ERRORS as exc:
+        reason = gzip_error(path, exc)
+    return Summary(format="gzip", text=f"gzip file {path.name}", errors=[reason])
+
+
+def summarize(path: Path) -> Summary:
+    """A Summary for any file; never raises for a file's content (only for a non-file path)."""
+    path = Path(path)
+    fmt = sniff.format_from_name(path.name)
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return Summary(
+                format=fmt or "unknown",
+                text=f"{path.name}: empty file (0 bytes)",
+                errors=[f"empty file: {path.name} has 0 bytes, there is no content to summarize"],
+            )
+        fmt = fmt or sniff.format_from_content(path)
+    except OSError as exc:
+        return Summary(
+            format=fmt or "unknown",
+            text=path.name,
+            errors=[
+                f"cannot read {path}: {exc.strerror or exc}; check that it exists and is readable"
+            ],
+        )
+    if fmt == "gzip":
+        return _unreadable_gzip(path)
+    extractor = EXTRACTORS.get(fmt or "")
+    if extractor is None:
+        return Summary(
+            format="unknown",
+            text=f"{path.name}: {human_size(size)} of binary content in an unknown format",
+            errors=[
+                f"unknown format: {path.name} has no recognised extension and its first bytes "
+                "match no known file signature; indexed by name and size only"
+            ],
+        )
+    try:
+        return extractor(path)
+    except Exception as exc:  # a bug or a library surprise must not stop the indexing run
+        return Summary(
+            format=fmt or "unknown",
+            text=f"{fmt} file {path.name}",
+            errors=[f"{fmt} extractor failed on {path.name}: {type(exc).__name__}: {exc}"],
+        )

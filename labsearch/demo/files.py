@@ -23,6 +23,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from indexer.extractors.instruments import ILLUMINA_MODELS as INSTRUMENT_MODELS  # noqa: F401
+
 BASES = "ACGT"
 
 # Real gene symbols with their Ensembl ids, so count tables and AnnData look like the real thing.
@@ -70,20 +72,6 @@ GENES: tuple[tuple[str, str], ...] = (
 )
 
 CELL_TYPES = ("hepatocyte", "Kupffer cell", "stellate cell", "endothelial cell", "T cell", "B cell")
-
-# Instrument-id prefixes as Illumina assigns them, with the model they denote.
-INSTRUMENT_MODELS = {
-    "A": "NovaSeq 6000",
-    "LH": "NovaSeq X",
-    "VH": "NextSeq 2000",
-    "NB": "NextSeq 500",
-    "NS": "NextSeq 500",
-    "M": "MiSeq",
-    "FS": "iSeq 100",
-    "K": "HiSeq 4000",
-    "E": "HiSeq X",
-    "D": "HiSeq 2500",
-}
 
 DEFAULT_CONTIGS: dict[str, int] = {"chr1": 60_000, "chr2": 45_000, "chrM": 16_569}
 

