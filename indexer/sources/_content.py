@@ -234,6 +234,8 @@ class SummaryCache:
             directory / "summaries.sqlite", timeout=30, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        # A cache may lose its last entries in a power cut; it must not fsync once per file.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT)")
         self._db.commit()
         self._lock = threading.Lock()
