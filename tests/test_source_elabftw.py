@@ -1,0 +1,275 @@
+"""eLabFTW source against a real HTTP server speaking the API v2 shapes of eLabFTW's OpenAPI spec.
+
+The server (http.server in a thread) serves tests/fixtures/elabftw/*.json: listings are paged
+with `limit`/`offset` and carry only the columns eLabFTW's listing selects (no body, metadata or
+links); `GET /api/v2/{type}/{id}` returns the full entity. A wrong key gets the spec's 401 Error.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from pydantic import SecretStr
+
+from indexer.sources.base import SourceIssue
+from indexer.sources.elabftw import ElabFTWSource, html_to_text
+from labsearch.errors import SourceError
+from labsearch.schema import Asset, AssetKind, Entity, LinkType
+from labsearch.settings import AccessRule, Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "elabftw"
+API_KEY = "3-4f1e2d3c4b5a69788796a5b4c3d2e1f0"
+# Columns of eLabFTW's listing ("show mode" select); the rest only comes with a full read.
+LIST_COLUMNS = {
+    "id", "title", "custom_id", "date", "category", "status", "team", "rating", "userid",
+    "locked", "state", "canread", "canwrite", "canread_base", "canwrite_base", "created_at",
+    "modified_at", "timestamped", "category_title", "category_color", "status_title",
+    "status_color", "tags", "tags_id", "fullname", "firstname", "lastname", "orcid", "is_bookable",
+}  # fmt: skip
+
+
+@dataclass
+class FakeElab:
+    """State of the test server: fixtures, requests seen, and failures to inject."""
+
+    entities: dict[str, list[dict[str, Any]]]
+    requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    missing_details: set[tuple[str, int]] = field(default_factory=set)
+    ignore_offset: bool = False
+
+
+def make_handler(state: FakeElab) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep pytest output clean
+            pass
+
+        def _send(self, status: int, body: Any) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            state.requests.append((url.path, query))
+            if self.headers.get("Authorization") != API_KEY:
+                self._send(
+                    401,
+                    {
+                        "code": "401",
+                        "message": "Authentication required",
+                        "description": "No corresponding API key found!",
+                    },
+                )
+                return
+            parts = url.path.strip("/").split("/")
+            if parts[:2] != ["api", "v2"] or len(parts) not in (3, 4):
+                self._send(404, {"code": "404", "message": "Not found", "description": ""})
+                return
+            entities = state.entities.get(parts[2])
+            if entities is None:
+                self._send(404, {"code": "404", "message": "Not found", "description": ""})
+                return
+            if len(parts) == 4:
+                entity_id = int(parts[3])
+                found = [e for e in entities if e["id"] == entity_id]
+                if not found or (parts[2], entity_id) in state.missing_details:
+                    self._send(
+                        404,
+                        {"code": "404", "message": "Resource not found", "description": ""},
+                    )
+                    return
+                self._send(200, found[0])
+                return
+            limit = int(query.get("limit", ["15"])[0])
+            offset = 0 if state.ignore_offset else int(query.get("offset", ["0"])[0])
+            page = entities[offset : offset + limit]
+            self._send(200, [{k: v for k, v in e.items() if k in LIST_COLUMNS} for e in page])
+
+    return Handler
+
+
+@pytest.fixture
+def elab() -> Iterator[tuple[str, FakeElab]]:
+    state = FakeElab(
+        {
+            name: json.loads((FIXTURES / f"{name}.json").read_text())
+            for name in ("experiments", "items")
+        }
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield f"elabftw+http://127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(elabftw_api_key=SecretStr(API_KEY), **values)
+
+
+def scan(uri: str, config: Settings, page_size: int = 2):
+    items = list(ElabFTWSource(uri, config, page_size=page_size).scan())
+    assets = {i.id: i for i in items if isinstance(i, Asset)}
+    return assets, [i for i in items if isinstance(i, SourceIssue)]
+
+
+def test_experiments_and_items_with_pagination(elab) -> None:
+    uri, state = elab
+    assets, issues = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    assert sorted(assets) == sorted(
+        [f"elabftw:{host}:experiments:{i}" for i in (1, 2, 3)]
+        + [f"elabftw:{host}:items:{i}" for i in (1, 2, 3)]
+    )
+    listings = [(p, q) for p, q in state.requests if p in ("/api/v2/experiments", "/api/v2/items")]
+    assert [(p, q["offset"], q["limit"]) for p, q in listings] == [
+        ("/api/v2/experiments", ["0"], ["2"]),
+        ("/api/v2/experiments", ["2"], ["2"]),
+        ("/api/v2/items", ["0"], ["2"]),
+        ("/api/v2/items", ["2"], ["2"]),
+    ]
+    # one full read per entity, for links and attachments
+    assert sum(1 for p, _ in state.requests if p.count("/") == 4) == 6
+    assert [i.field for i in issues] == ["metadata"]  # experiment 3's broken metadata
+
+
+def test_experiment_fields_follow_the_api(elab) -> None:
+    uri, _ = elab
+    assets, _ = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    experiment = assets[f"elabftw:{host}:experiments:1"]
+    assert experiment.kind == AssetKind.EXPERIMENT and experiment.entity == Entity.EXPERIMENT
+    assert experiment.title == "RNA-seq of fasted mouse liver"
+    assert experiment.text.startswith("Aim\nBulk RNA-seq of liver from fasted and fed mice")
+    assert "alert" not in experiment.text and "<" not in experiment.text
+    meta = experiment.metadata
+    assert meta["project"] == "metabolism"
+    assert meta["run_id"] == "RUN-7"
+    assert meta["instrument"] == "NovaSeq 6000"
+    assert meta["date"] == "2024-03-01"
+    assert meta["samples"] == ["LIV-0001"]
+    assert meta["experiment_id"] == "20240301-3c1f0b2a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
+    assert meta["tags"] == ["rna-seq", "liver"]
+    assert meta["category"] == "RNA-seq" and meta["status"] == "Success"
+    assert meta["author"] == "Ada Lovelace"
+    assert meta["extra_fields"]["Read length"] == "150 bp"
+    assert "Empty field" not in meta["extra_fields"]
+    assert meta["attachments"] == ["qc_report.pdf"]
+    for identifier in ("RUN-7", "LIV-0001", "qc_report.pdf", meta["experiment_id"]):
+        assert identifier in experiment.identifiers
+    assert (
+        experiment.provenance.eln_url == "https://elab.example.org/experiments.php?mode=view&id=1"
+    )
+    assert experiment.provenance.record_id == "1"
+    assert experiment.created_at is not None and experiment.created_at.isoformat() == (
+        "2024-03-01T09:30:12+00:00"
+    )
+    assert experiment.updated_at is not None and experiment.updated_at.day == 5
+
+
+def test_links_to_samples_resources_experiments_and_packages(elab) -> None:
+    uri, _ = elab
+    assets, _ = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    experiment = assets[f"elabftw:{host}:experiments:1"]
+    assert experiment.linked(LinkType.USES_SAMPLE) == [f"elabftw:{host}:items:1"]
+    assert set(experiment.linked(LinkType.RELATED)) == {
+        f"elabftw:{host}:items:3",
+        f"elabftw:{host}:experiments:2",
+    }
+    assert experiment.linked(LinkType.DESCRIBES) == ["quilt:s3://lab-bucket#raw/rnaseq-run-7"]
+    for link in experiment.links:
+        if link.rel != LinkType.DESCRIBES:
+            assert link.target in assets
+
+
+def test_items_samples_and_equipment(elab) -> None:
+    uri, _ = elab
+    assets, _ = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    sample = assets[f"elabftw:{host}:items:1"]
+    assert sample.kind == AssetKind.SAMPLE and sample.entity == Entity.SAMPLE
+    assert sample.metadata["organism"] == "Mus musculus"
+    assert sample.metadata["samples"] == ["LIV-0001"]
+    assert "LIV-0001" in sample.identifiers
+    assert "-80 °C" in sample.text  # HTML entities decoded
+    equipment = assets[f"elabftw:{host}:items:3"]
+    assert equipment.entity is None and equipment.kind == AssetKind.EXPERIMENT
+    markdown = assets[f"elabftw:{host}:experiments:2"]
+    assert markdown.text.startswith("## Aim\nTMT proteomics")  # Markdown bodies stay as written
+    assert markdown.metadata["date"] == "2024-03-10"  # old-style 20240310
+    assert "ELN-101" in markdown.identifiers
+
+
+def test_broken_metadata_keeps_the_entry(elab) -> None:
+    uri, _ = elab
+    assets, issues = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    broken = assets[f"elabftw:{host}:experiments:3"]
+    assert "not valid JSON" in broken.errors[0]
+    assert issues[0].location == "/api/v2/experiments/3"
+
+
+def test_failed_full_read_gives_issue_and_listing_asset(elab) -> None:
+    uri, state = elab
+    state.missing_details.add(("items", 2))
+    assets, issues = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    item = assets[f"elabftw:{host}:items:2"]
+    assert item.title == "LIV-0002" and "HTTP 404" in item.errors[0]
+    assert any(i.location == "/api/v2/items/2" and "404" in i.reason for i in issues)
+
+
+def test_server_ignoring_offset_does_not_loop(elab) -> None:
+    uri, state = elab
+    state.ignore_offset = True
+    assets, _ = scan(uri, settings(), page_size=2)
+    assert len(assets) == 4  # first page of each type, then the repeat is noticed
+
+
+def test_groups_by_team_rule(elab) -> None:
+    uri, _ = elab
+    rules = [AccessRule(prefix=f"{uri}/team/1", groups=["metabolism-lab"])]
+    assets, _ = scan(uri, settings(access_rules=rules))
+    host = uri.removeprefix("elabftw+http://")
+    assert assets[f"elabftw:{host}:experiments:1"].groups == ["metabolism-lab"]
+    assert assets[f"elabftw:{host}:experiments:2"].groups == []  # team 2: fail closed
+
+
+def test_wrong_or_missing_key(elab) -> None:
+    uri, _ = elab
+    wrong = Settings(elabftw_api_key=SecretStr("not-the-key"))
+    with pytest.raises(SourceError, match="LABSEARCH_ELABFTW_API_KEY") as error:
+        list(ElabFTWSource(uri, wrong).scan())
+    assert "401" in str(error.value) and "No corresponding API key found" in str(error.value)
+    with pytest.raises(SourceError, match="LABSEARCH_ELABFTW_API_KEY"):
+        list(ElabFTWSource(uri, Settings(elabftw_api_key=None)).scan())
+
+
+def test_unreachable_server_and_bad_uri() -> None:
+    with pytest.raises(SourceError, match="cannot reach eLabFTW"):
+        list(ElabFTWSource("elabftw+http://127.0.0.1:9", settings()).scan())
+    with pytest.raises(SourceError, match="not an eLabFTW source"):
+        ElabFTWSource("elabftw://host", settings())
+
+
+def test_html_to_text() -> None:
+    html = "<p>a&amp;b</p><table><tr><td>x</td><td>y</td></tr></table><style>p{}</style>"
+    assert html_to_text(html) == "a&b\nx y"
