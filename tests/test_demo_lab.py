@@ -120,6 +120,7 @@ def test_paths_sources_and_well_known_ids(lab: DemoLab, truth: dict):
     assert experiment["lab"] == "lab-a" and experiment["packages"]["final"]
     assert truth["well_known"]["example_sample"] == lab.example_sample
     assert lab.counts["runs"] == RUNS
+    assert DemoLab.load(lab.root) == lab
 
 
 # --- the Quilt registry ---------------------------------------------------------------------

@@ -12,8 +12,9 @@ import json
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from labsearch.demo import files
 from labsearch.demo.catalog import CATALOG_URL, LABS
@@ -29,11 +30,12 @@ LAYOUT = {
     "files": "files",
     "config": "labsearch.toml",
     "truth": "truth.json",
+    "handle": "demo.json",  # DemoLab.to_json(), read back by DemoLab.load
 }
 _MARKER = ".labsearch-demo"  # marks a directory as ours, so a rebuild may clear it
 
 
-@dataclass(frozen=True)
+@dataclass
 class DemoLab:
     root: Path
     registry: Path
@@ -57,6 +59,23 @@ class DemoLab:
     def registry_uri(self) -> str:
         """The registry as quilt3 and asset ids name it: `quilt:{registry_uri}#{package}`."""
         return self.registry.as_uri()
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def load(cls, root: Path) -> DemoLab:
+        """The demo lab built earlier in `root` (from its `demo.json`), without rebuilding."""
+        path = Path(root) / LAYOUT["handle"]
+        if not path.is_file():
+            raise ConfigError(f"{root} holds no demo lab ({path} is missing): run `labsearch demo`")
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        paths = {"root", "registry", "eln_export", "files_dir", "config", "truth"}
+        return cls(**{k: Path(v) if k in paths else v for k, v in saved.items()})
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
 
 
 def build_demo_lab(root: Path, *, seed: int = 7, runs: int = 300) -> DemoLab:
@@ -83,7 +102,7 @@ def build_demo_lab(root: Path, *, seed: int = 7, runs: int = 300) -> DemoLab:
     well_known = _well_known(plan)
     truth = build_truth(plan, runs, specs, file_groups, well_known, LAYOUT)
     write_truth(paths["truth"], truth)
-    return DemoLab(
+    lab = DemoLab(
         root=root,
         registry=registry,
         eln_export=paths["eln"],
@@ -101,6 +120,8 @@ def build_demo_lab(root: Path, *, seed: int = 7, runs: int = 300) -> DemoLab:
         counts=truth["counts"],
         **well_known,
     )
+    (root / LAYOUT["handle"]).write_text(json.dumps(lab.to_json(), indent=2), encoding="utf-8")
+    return lab
 
 
 def _prepare(root: Path) -> None:
