@@ -647,8 +647,12 @@ class IsaTabSource:
         }
         if len(organisms) == 1:
             metadata["organism"] = organisms.pop()
+        # ISA-Tab archives often ship the tables without the (large) data files: not an error,
+        # the asset still says what the file is and where it came from.
+        metadata["file_present"] = exists
+        size = path.stat().st_size if exists else 0
         if exists:
-            metadata["size"] = path.stat().st_size
+            metadata["size"] = size
         metadata = {k: v for k, v in metadata.items() if v not in ([], {}, "", None)}
         links = [
             Link(rel=LinkType.USES_SAMPLE, target=self.asset_id("sample", s))
@@ -697,10 +701,9 @@ class IsaTabSource:
             provenance=Provenance(
                 source=self.uri, path=str(path) if exists else None, record_id=record.name
             ),
-            errors=[] if exists else [f"data file not found beside the tables: {path}"],
         )
         chunks: list[Asset] = []
-        if exists and helpers is not None:
+        if size and helpers is not None:  # an empty placeholder has nothing to summarize
             summarize_file, merge_summary, chunk_assets = helpers
             summary = summarize_file(path)
             asset = merge_summary(asset, summary)
