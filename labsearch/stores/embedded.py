@@ -11,9 +11,11 @@ Why this design (measurements in docs/embedded-engine.md):
 
 Layout (`<directory>/labsearch.sqlite3`):
     meta(key, value)            model, dimension, schema version, write generation
-    assets(rowid, id, ...)      top-level fields as columns, metadata/provenance/full asset JSON,
-                                content hash, unit-length float32 vector (BLOB)
+    assets(pk, id, ...)         top-level fields as columns, the full asset JSON, content hash,
+                                unit-length float32 vector (BLOB)
     asset_groups / asset_identifiers / asset_links   indexed side tables (permissions, list fields)
+    asset_values(key, value, type, asset)            every metadata.*/provenance.* value, so
+                                                     filters and facets on any key use an index
     fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid
 
 The vector cache is keyed by the `generation` counter in `meta`, which every write transaction
@@ -51,14 +53,14 @@ from labsearch.stores.sql_filters import (
     SQL,
     TRUE,
     compile_filter,
+    flatten_values,
     in_list,
     join,
-    json_source,
-    side_table,
+    value_table,
 )
 
 DB_NAME = "labsearch.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
 _MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
 _CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
@@ -75,8 +77,6 @@ CREATE TABLE IF NOT EXISTS assets (
     title TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT,
-    meta TEXT NOT NULL,
-    prov TEXT NOT NULL,
     doc TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL
@@ -98,6 +98,11 @@ CREATE TABLE IF NOT EXISTS asset_links (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS asset_links_target ON asset_links(target);
 CREATE INDEX IF NOT EXISTS asset_links_asset ON asset_links(asset);
+CREATE TABLE IF NOT EXISTS asset_values (
+    key TEXT NOT NULL, value NOT NULL, type TEXT NOT NULL, asset INTEGER NOT NULL,
+    PRIMARY KEY (key, value, type, asset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS asset_values_asset ON asset_values(asset);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     {", ".join(fts_query.COLUMNS)}, tokenize = "{fts_query.TOKENIZER}"
 );
@@ -227,18 +232,18 @@ class EmbeddedStore:
             return
         with self._write() as conn:
             self._delete_ids(conn, list(rows))
-            groups, identifiers, links, texts = [], [], [], []
-            for asset_id, (columns, asset) in rows.items():
+            groups, identifiers, links, values, texts = [], [], [], [], []
+            for asset_id, (columns, asset, flat) in rows.items():
                 cursor = conn.execute(
                     "INSERT INTO assets (id, source, kind, entity, data_level, title, created_at,"
-                    " updated_at, meta, prov, doc, content_hash, vector)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " updated_at, doc, content_hash, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (asset_id, *columns),
                 )
                 rowid = cursor.lastrowid
                 groups += [(g, rowid) for g in asset.groups]
                 identifiers += [(i, rowid) for i in asset.identifiers]
                 links += list({(link.rel.value, link.target, rowid) for link in asset.links})
+                values += [(key, kind, value, rowid) for key, kind, value in flat]
                 ids_text = " ".join(asset.identifiers)
                 parts = fts_query.parts_column(asset.title, ids_text, asset.text)
                 texts.append((rowid, asset.title, ids_text, asset.text, parts))
@@ -248,11 +253,14 @@ class EmbeddedStore:
             )
             conn.executemany("INSERT INTO asset_links (rel, target, asset) VALUES (?,?,?)", links)
             conn.executemany(
+                "INSERT INTO asset_values (key, type, value, asset) VALUES (?,?,?,?)", values
+            )
+            conn.executemany(
                 "INSERT INTO fts (rowid, title, identifiers, text, parts) VALUES (?,?,?,?,?)",
                 texts,
             )
 
-    def _row(self, item: IndexedAsset) -> tuple[tuple[Any, ...], Asset]:
+    def _row(self, item: IndexedAsset) -> tuple[tuple[Any, ...], Asset, list[tuple[str, str, Any]]]:
         asset = item.asset
         vector = np.asarray(item.vector, dtype=np.float32)
         if vector.shape != (self.dimension,):
@@ -274,13 +282,11 @@ class EmbeddedStore:
             dump["title"],
             dump["created_at"],
             dump["updated_at"],
-            json.dumps(dump["metadata"], ensure_ascii=False),
-            json.dumps(dump["provenance"], ensure_ascii=False),
             json.dumps(dump, ensure_ascii=False),
             item.content_hash,
             vector.astype(np.float32).tobytes(),
         )
-        return columns, asset
+        return columns, asset, flatten_values(dump)
 
     def delete(self, ids: Sequence[str]) -> int:
         if not ids:
@@ -303,6 +309,7 @@ class EmbeddedStore:
                 ("asset_groups", "asset"),
                 ("asset_identifiers", "asset"),
                 ("asset_links", "asset"),
+                ("asset_values", "asset"),
                 ("fts", "rowid"),
                 ("assets", "pk"),
             ):
@@ -503,8 +510,11 @@ class EmbeddedStore:
             for rowid, blob in conn.execute("SELECT pk, vector FROM assets ORDER BY pk"):
                 rowids.append(rowid)
                 blobs.append(blob)
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
-                len(blobs), self.dimension
+            # A copy: BLAS runs several times slower on the read-only buffer frombuffer gives.
+            matrix = (
+                np.frombuffer(b"".join(blobs), dtype=np.float32)
+                .reshape(len(blobs), self.dimension)
+                .copy()
             )
             self._vectors = _Vectors(generation, np.asarray(rowids, dtype=np.int64), matrix)
         return self._vectors
@@ -644,31 +654,24 @@ def _highlights(
 
 def _facet_sql(field_name: str, where: SQL) -> SQL:
     """Value counts of one field (one count per asset), largest first; `?` for the size last."""
-    order = "GROUP BY value ORDER BY count(DISTINCT a.pk) DESC, value LIMIT ?"
-    if field_name in grammar.TOP_LEVEL_FIELDS:
+    order = "GROUP BY value ORDER BY 2 DESC, value LIMIT ?"
+    side = value_table(field_name)
+    if side is None:
         return SQL(
-            f"SELECT a.{field_name} AS value, count(DISTINCT a.pk) FROM assets a "
+            f"SELECT a.{field_name} AS value, count(*) FROM assets a "
             f"WHERE a.{field_name} IS NOT NULL AND {where.text} {order}",
             where.params,
         )
-    side = side_table(field_name)
-    if side is not None:
-        table, column, extra = side
-        return SQL(
-            f"SELECT s.{column} AS value, count(DISTINCT a.pk) FROM assets a "
-            f"JOIN {table} s ON s.asset = a.pk WHERE {extra.text} "
-            f"AND {where.text} {order}",
-            extra.params + where.params,
-        )
-    column, path = json_source(field_name)
-    # json_each yields the value itself for a scalar and the elements for a list; objects and
-    # nested lists are not facet values. Booleans are rendered as JSON spells them.
+    # Only scalars are facet values; booleans are rendered as JSON spells them.
+    rendered = (
+        f"CASE {side.json_type.text} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE CAST(s.{side.value} AS TEXT) END"
+    )
+    restrict = f" AND s.asset IN (SELECT a.pk FROM assets a WHERE {where.text})"
+    visible = "" if where is TRUE else restrict
     return SQL(
-        "SELECT CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-        "ELSE CAST(e.value AS TEXT) END AS value, count(DISTINCT a.pk) "
-        f"FROM assets a, json_each({column}, ?) e "
-        f"WHERE json_type({column}, ?) != 'object' "
-        "AND e.type IN ('integer','real','text','true','false') "
-        f"AND {where.text} {order}",
-        [path, path, *where.params],
+        f"SELECT {rendered} AS value, count(DISTINCT s.asset) FROM {side.table} s "
+        f"WHERE {side.where.text} AND {side.json_type.text} IN "
+        f"('integer','real','text','true','false'){visible} {order}",
+        [*side.where.params, *([] if where is TRUE else where.params)],
     )

@@ -4,9 +4,10 @@ The compiled SQL must agree with `labsearch.filters.matches` on every asset, so 
 spelled out with JSON types: a string never equals a number, a boolean only equals a boolean, a
 list matches when any element does, and a missing key or JSON null has no values at all.
 
-The clause refers to the `assets` table under the alias `a` and to its side tables
-(`asset_identifiers`, `asset_links`); see embedded.py for the schema. Conditions on side tables
-are written as `a.rowid IN (SELECT ...)` so SQLite can drive the query from their indexes.
+The clause refers to the `assets` table under the alias `a` and to its side tables: list fields
+in `asset_identifiers` and `asset_links`, and every metadata.*/provenance.* value in
+`asset_values(key, type, value, asset)`, flattened at write time by `flatten_values` (so a filter
+on any metadata key is an index lookup, not a JSON scan). See embedded.py for the schema.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from labsearch.errors import InvalidFilterError
 from labsearch.filters import TOP_LEVEL_FIELDS, And, Condition, Node, Not, Or
 
 
@@ -46,8 +46,12 @@ def compile_filter(node: Node | None) -> SQL:
 
 
 def join(operator: str, parts: list[SQL], empty: SQL) -> SQL:
+    """Join with AND (empty=TRUE) or OR (empty=FALSE); `empty` is the identity and is dropped."""
+    parts = [part for part in parts if part is not empty]
     if not parts:
         return empty
+    if len(parts) == 1:
+        return parts[0]
     params = [p for part in parts for p in part.params]
     return SQL("(" + operator.join(f"({part.text})" for part in parts) + ")", params)
 
@@ -76,88 +80,114 @@ def value_predicate(value: SQL, json_type: SQL, op: str, operand: Any) -> SQL:
     )
 
 
-def json_path(dotted: str) -> str:
-    """`a.b c` -> `$."a"."b c"`: quoted labels so keys with spaces or dashes work."""
-    parts = dotted.split(".")
-    for part in parts:
-        if not part or '"' in part:
-            raise InvalidFilterError(
-                f"cannot use key {dotted!r}: each dotted part must be non-empty and contain no '\"'"
-            )
-    return "$" + "".join(f'."{part}"' for part in parts)
+@dataclass(frozen=True)
+class ValueTable:
+    """Where the values of a multi-valued field live: one row per (asset, value)."""
 
-
-def json_source(field_name: str) -> tuple[str, str]:
-    """Column holding the JSON and the path inside it, for metadata.* and provenance.* fields."""
-    head, _, rest = field_name.partition(".")
-    column = "a.meta" if head == "metadata" else "a.prov"
-    return column, json_path(rest)
-
-
-def side_table(field_name: str) -> tuple[str, str, SQL] | None:
-    """(table, value column, extra condition) for list fields kept in side tables."""
-    if field_name == "identifiers":
-        return "asset_identifiers", "value", TRUE
-    if field_name == "links":
-        return "asset_links", "target", TRUE
-    if field_name.startswith("links."):
-        return "asset_links", "target", SQL("rel = ?", [field_name.split(".", 1)[1]])
-    return None
+    table: str
+    value: str  # column with the value
+    json_type: SQL  # expression giving the value's JSON type
+    where: SQL  # selects this field's rows
 
 
 _TEXT = SQL("'text'")
 
 
+def value_table(field_name: str) -> ValueTable | None:
+    """The side table holding a field's values; None for top-level columns."""
+    if field_name in TOP_LEVEL_FIELDS:
+        return None
+    if field_name == "identifiers":
+        return ValueTable("asset_identifiers", "value", _TEXT, TRUE)
+    if field_name == "links":
+        return ValueTable("asset_links", "target", _TEXT, TRUE)
+    if field_name.startswith("links."):
+        rel = SQL("rel = ?", [field_name.split(".", 1)[1]])
+        return ValueTable("asset_links", "target", _TEXT, rel)
+    # metadata.* and provenance.*, flattened by flatten_values() at write time.
+    return ValueTable("asset_values", "value", SQL("type"), SQL("key = ?", [field_name]))
+
+
 def _any_value(field_name: str, op: str, operand: Any) -> SQL:
     """1 when any value of the field satisfies `op operand`, else 0 (never NULL, so that NOT of
     it is right for missing fields too)."""
-    if field_name in TOP_LEVEL_FIELDS:
+    side = value_table(field_name)
+    if side is None:
         # Top-level fields are strings or NULL; NULL has no values.
         column = f"a.{field_name}"
         kind = SQL(f"(CASE WHEN {column} IS NULL THEN NULL ELSE 'text' END)")
         inner = value_predicate(SQL(column), kind, op, operand)
         return SQL(f"coalesce({inner.text}, 0)", inner.params)
-    side = side_table(field_name)
-    if side is not None:
-        table, column, extra = side
-        inner = value_predicate(SQL(column), _TEXT, op, operand)
-        return SQL(
-            f"a.rowid IN (SELECT asset FROM {table} WHERE {extra.text} AND {inner.text})",
-            extra.params + inner.params,
-        )
-    column, path = json_source(field_name)
-    # A list value matches if any element does; an object value is one value that never equals
-    # a scalar (as in matches()), so only scalars and array elements are compared.
-    element = value_predicate(SQL("e.value"), SQL("e.type"), op, operand)
-    scalar = value_predicate(
-        SQL(f"json_extract({column}, ?)", [path]),
-        SQL(f"json_type({column}, ?)", [path]),
-        op,
-        operand,
-    )
+    inner = value_predicate(SQL(side.value), side.json_type, op, operand)
+    # `a.pk IN (subquery)` lets SQLite drive the query from the side table's index.
     return SQL(
-        f"coalesce(CASE json_type({column}, ?) "
-        f"WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({column}, ?) e WHERE {element.text}) "
-        f"ELSE {scalar.text} END, 0)",
-        [path, path, *element.params, *scalar.params],
+        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text} AND {inner.text})",
+        side.where.params + inner.params,
     )
 
 
 def _exists(field_name: str) -> SQL:
     """The field has at least one value (matches() treats None and [] as no value)."""
-    if field_name in TOP_LEVEL_FIELDS:
+    side = value_table(field_name)
+    if side is None:
         return SQL(f"a.{field_name} IS NOT NULL")
-    side = side_table(field_name)
-    if side is not None:
-        table, _, extra = side
-        return SQL(f"a.rowid IN (SELECT asset FROM {table} WHERE {extra.text})", extra.params)
-    column, path = json_source(field_name)
     return SQL(
-        f"(CASE json_type({column}, ?) WHEN 'null' THEN 0 "
-        f"WHEN 'array' THEN json_array_length({column}, ?) > 0 "
-        f"ELSE json_type({column}, ?) IS NOT NULL END)",
-        [path, path, path],
+        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text})", side.where.params
     )
+
+
+def json_type_of(value: Any) -> str:
+    """The JSON type name SQLite's json_type() would give `value`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "real"
+    if isinstance(value, str):
+        return "text"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _storable(value: Any) -> Any:
+    """The value as stored: scalars as themselves, booleans 1/0, containers and null as ''."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)  # SQLite integers are 64-bit
+    if isinstance(value, int | float | str):
+        return value
+    return ""
+
+
+def flatten_values(document: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(field, json type, value) rows for every metadata.* and provenance.* path of an asset
+    dump, following matches(): dots go through objects only; a list contributes its elements;
+    null and [] contribute nothing; an object is itself one (non-scalar) value."""
+    rows: dict[tuple[str, str, Any], None] = {}
+
+    def visit(path: str, value: Any, top: bool = False) -> None:
+        if value is None:
+            return
+        if isinstance(value, list):
+            for item in value:
+                rows[(path, json_type_of(item), _storable(item))] = None
+            return
+        if isinstance(value, dict):
+            if not top:
+                rows[(path, "object", "")] = None
+            for key, child in value.items():
+                # A key containing a dot cannot be named by the grammar (dots are separators).
+                if key and "." not in key:
+                    visit(f"{path}.{key}", child)
+            return
+        rows[(path, json_type_of(value), _storable(value))] = None
+
+    visit("metadata", document.get("metadata") or {}, top=True)
+    visit("provenance", document.get("provenance") or {}, top=True)
+    return list(rows)
 
 
 def in_list(column: str, values: list[Any]) -> SQL:
