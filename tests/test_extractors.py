@@ -117,6 +117,27 @@ def test_sam_and_bam_without_extension(tmp_path: Path) -> None:
     assert summary.format == "bam" and summary.metadata["samples"] == ["KID-0007"]
 
 
+def test_cram_header(tmp_path: Path) -> None:
+    import pysam
+
+    reference = files.write_fasta(tmp_path / "ref.fa", rng=rng())
+    bam = files.write_bam(tmp_path / "x.bam", sample="LIV-0300", read_group="RG3", reads=10)
+    cram = tmp_path / "x.cram"
+    with (
+        pysam.AlignmentFile(str(bam)) as source,
+        pysam.AlignmentFile(
+            str(cram), "wc", template=source, reference_filename=str(reference)
+        ) as out,
+    ):
+        for read in source:
+            out.write(read)
+    summary = summarize(cram)
+    assert summary.format == "cram" and summary.errors == []
+    assert summary.metadata["samples"] == ["LIV-0300"] and summary.metadata["reference"] == "GRCh38"
+    cram.write_bytes(cram.read_bytes()[:-20])
+    assert summarize(cram).errors[0].startswith("truncated CRAM")
+
+
 def test_truncated_bam_keeps_header_facts(tmp_path: Path) -> None:
     path = files.write_truncated_bam(tmp_path / "cut.bam", sample="LIV-0099", reads=200)
     summary = summarize(path)
@@ -270,6 +291,9 @@ def test_chunking_uses_cl100k_offline() -> None:
     assert encoding.name in chunking.ENCODING_NAMES
     assert encoding.encode("hello world") == [15339, 1917]  # cl100k_base ids
     assert chunking.chunk_text("") == []
+    words = " ".join(f"word{i}" for i in range(5000))
+    capped = chunking.chunk_text(words, max_tokens=50, overlap=10, max_chunks=4)
+    assert len(capped) == 4 and capped[0].startswith("word0")
     with pytest.raises(ValueError, match="overlap"):
         chunking.chunk_text("x", max_tokens=10, overlap=10)
 

@@ -31,6 +31,8 @@ from indexer.extractors.reading import GZIP_ERRORS, gzip_error, read_capped
 
 __all__ = ["EXTRACTORS", "Summary", "summarize"]
 
+MAX_IDENTIFIERS = 1000
+
 EXTRACTORS: dict[str, Callable[[Path], Summary]] = {
     "csv": tabular.summarize,
     "tsv": tabular.summarize,
@@ -95,7 +97,10 @@ def summarize(path: Path) -> Summary:
             ],
         )
     try:
-        return extractor(path)
+        summary = extractor(path)
+        # Identifiers are an exact-match field: a huge JSON or text must not flood it.
+        summary.identifiers = summary.identifiers[:MAX_IDENTIFIERS]
+        return summary
     except Exception as exc:  # a bug or a library surprise must not stop the indexing run
         return Summary(
             format=fmt or "unknown",

@@ -40,10 +40,17 @@ def _format(path: Path) -> str:
     return fmt if fmt in ("sam", "bam", "cram") else (sniff.format_from_content(path) or "bam")
 
 
-def _truncated(path: Path) -> bool:
+# CRAM 3.x ends with an empty container whose block says "EOF" (0f e0 45 4f 46 ...).
+CRAM3_EOF_TAIL = bytes.fromhex("0fe0454f4600000000010005bdd94f0001000606010001000100ee63014b")
+
+
+def _truncated(path: Path, fmt: str) -> bool:
+    marker = BGZF_EOF if fmt == "bam" else CRAM3_EOF_TAIL
     with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - len(BGZF_EOF)))
-        return handle.read() != BGZF_EOF
+        if fmt == "cram" and handle.read(5)[4:5] != b"\x03":
+            return False  # CRAM 2.x has a different end-of-file container: do not guess
+        handle.seek(max(0, path.stat().st_size - len(marker)))
+        return handle.read() != marker
 
 
 def summarize(path: Path) -> Summary:
@@ -51,7 +58,7 @@ def summarize(path: Path) -> Summary:
 
     fmt = _format(path)
     summary = Summary(format=fmt)
-    if fmt in ("bam", "cram") and _truncated(path):
+    if fmt in ("bam", "cram") and _truncated(path, fmt):
         summary.errors.append(
             f"truncated {fmt.upper()}: {path.name} lacks the end-of-file marker, so it was cut "
             "short (an interrupted copy, upload or aligner run); only what precedes the cut was "

@@ -116,10 +116,11 @@ def barcode(rng: random.Random, length: int = 8) -> str:
     return "".join(rng.choices(BASES, k=length))
 
 
-def run_number(run_id: str) -> str:
+def run_number(run_id: str | int) -> str:
     """The run-number field of an Illumina header: 0042 in 210105_A00123_0042_AHXXXXXX -> 42.
 
     Run ids that are not Illumina run-folder names are used whole (colons are not allowed)."""
+    run_id = str(run_id)
     match = _ILLUMINA_RUN.match(run_id)
     if match:
         return str(int(match.group(1)))
