@@ -61,7 +61,13 @@ GOOD = [
         "project": "imaging-core",
         "metadata": {"data_level": "raw"},
     },
-    {"id": 42, "type": "protocol", "title": "Trizol extraction", "project": "shared-protocols"},
+    {
+        "id": 42,
+        "type": "protocol",
+        "title": "Trizol extraction",
+        "project": "shared-protocols",
+        "metadata": {"species": "Homo sapiens", "run_accession": "SRR5124371"},
+    },
 ]
 
 
@@ -133,6 +139,11 @@ def test_normalized_metadata_and_identifiers(export: Path) -> None:
     assert run.metadata["experiment_id"] == "ELN-101"
     assert run.data_level is not None and run.data_level.value == "raw"
     assert "ELN-101" in run.identifiers
+    protocol = assets["eln:lab-export:42"]
+    assert protocol.metadata["organism"] == "Homo sapiens"  # normalized from an alias
+    assert protocol.metadata["species"] == "Homo sapiens"  # and kept verbatim
+    assert protocol.metadata["run_id"] == "SRR5124371"
+    assert "SRR5124371" in protocol.identifiers
     sample = assets["eln:lab-export:LIV-0001"]
     assert sample.kind == AssetKind.SAMPLE and sample.entity == Entity.SAMPLE
     assert sample.metadata["samples"] == ["LIV-0001"]

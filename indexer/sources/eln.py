@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from indexer.access import resolve_groups
+from indexer.sources._content import normalize
 from indexer.sources.base import SourceIssue
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
@@ -37,9 +38,6 @@ from labsearch.schema import (
 from labsearch.settings import Settings
 
 SCHEME = "eln+file"
-
-# Metadata keys copied up to the normalized top level when the record's free `metadata` has them.
-NORMALIZED_FROM_METADATA = ("organism", "assay", "lab", "run_id", "experiment_id")
 
 
 class PackageRef(BaseModel):
@@ -304,9 +302,10 @@ class ElnExportSource:
             metadata["runs"] = record.runs
         if record.packages:
             metadata["packages"] = [f"{p.registry_uri}#{p.name}" for p in record.packages]
-        for key in NORMALIZED_FROM_METADATA:
-            if free.get(key) not in (None, ""):
-                metadata.setdefault(key, free[key])
+        # The record's own fields win; free metadata fills the normalized keys it spells
+        # differently ("species", "run_accession", ...).
+        for key, value in normalize(free).items():
+            metadata.setdefault(key, value)
         if type_name == "experiment":
             metadata["experiment_id"] = record_id
         elif record.experiment:
