@@ -1,0 +1,589 @@
+"""The OpenSearch store: the same contract as the embedded store, for teams that outgrow one
+machine (their own cluster, Amazon OpenSearch Service or Serverless).
+
+- Reads go through an alias (`LABSEARCH_OPENSEARCH_INDEX`, default `labsearch`) that points to one
+  versioned index `<alias>-v<UTC timestamp>-<random>`. A full rebuild (`recreate=True`) writes
+  a new index while searches keep using the old one; `finish_rebuild()` then swaps the alias
+  and drops the old index in one atomic `_aliases` call.
+- Permissions and filters are filter clauses of every query, inside the k-NN query too
+  (Lucene's filtered HNSW), so ranking never sees what the caller may not see.
+- Hybrid search sends the BM25 and the k-NN query in one `_msearch` and fuses the two rankings
+  with the embedded store's weighted reciprocal-rank fusion (neural-search's `hybrid` query
+  needs ml-commons, which the Maven-assembled node does not have; RRF on ranks also keeps the
+  two backends' results comparable).
+- Writes are bulk requests with retries (opensearch_bulk.py) followed by a refresh, so data is
+  searchable when `upsert`/`delete` return.
+
+Layout of the index: opensearch_mapping.py. Query compilation: opensearch_query.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from labsearch.access import Access
+from labsearch.errors import (
+    ConfigError,
+    InvalidRequestError,
+    LabsearchError,
+    ModelMismatchError,
+    StoreUnavailableError,
+)
+from labsearch.filters import TOP_LEVEL_FIELDS, normalize_field
+from labsearch.schema import Asset
+from labsearch.settings import Settings
+from labsearch.stores import fts_query
+from labsearch.stores.opensearch_bulk import Action, RetryPolicy, batches, run_bulk
+from labsearch.stores.opensearch_client import build_client, translated_errors
+from labsearch.stores.opensearch_mapping import (
+    TEXT_FIELDS,
+    from_source,
+    index_body,
+    read_meta,
+    to_document,
+)
+from labsearch.stores.opensearch_query import (
+    as_filter,
+    filter_clauses,
+    filtered,
+)
+from labsearch.stores.protocol import (
+    IndexedAsset,
+    IndexInfo,
+    MatchResult,
+    ScoredAsset,
+    SearchMode,
+    SearchRequest,
+)
+
+log = logging.getLogger(__name__)
+
+HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # as the embedded store marks matches
+PAGE = 1000  # documents per page when reading everything (match, hashes_by_source)
+MAX_BULK_BYTES = 8 * 1024 * 1024
+MAX_KNN_K = 10_000  # the k-NN plugin's upper bound for k
+
+
+class OpenSearchStore:
+    """AssetStore on OpenSearch. Use `OpenSearchStore.open(settings, dimension)`."""
+
+    backend = "opensearch"
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        *,
+        url: str,
+        alias: str,
+        target: str,
+        model: str,
+        dimension: int,
+        pending_index: str | None = None,
+        batch_size: int = 256,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.alias = alias
+        self.model = model
+        self.dimension = dimension
+        self.batch_size = batch_size
+        self.retry = retry or RetryPolicy()
+        # Where reads and writes go: the alias, or during a rebuild the new index (so the
+        # indexer sees what it wrote while every other reader still sees the old index).
+        self.target = target
+        self.pending_index = pending_index
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, settings: Settings, dimension: int, recreate: bool = False) -> OpenSearchStore:
+        """Open the index behind `settings.opensearch_index`, creating it if there is none.
+
+        Raises ModelMismatchError when it was built for another model or dimension, and
+        StoreUnavailableError when the cluster cannot be reached. With `recreate=True` a new
+        index is built beside the current one; call `finish_rebuild()` once it is complete.
+        """
+        if dimension <= 0:
+            raise ConfigError(f"embedding dimension must be positive, got {dimension}")
+        alias = settings.opensearch_index
+        if alias != alias.lower() or not alias or alias.startswith(("_", "-", "+")):
+            raise ConfigError(
+                f"LABSEARCH_OPENSEARCH_INDEX={alias!r} is not a valid OpenSearch index name; "
+                "use lowercase letters, digits and '-', e.g. labsearch"
+            )
+        client = build_client(settings)
+        url = settings.opensearch_url
+        options = {"url": url, "alias": alias, "model": settings.model, "dimension": dimension}
+        options["batch_size"] = settings.index_batch_size
+        with translated_errors(url, f"opening index {alias!r}"):
+            current = _aliased_indices(client, alias)
+            if not current:
+                if client.indices.exists(index=alias):
+                    raise ConfigError(
+                        f"OpenSearch at {url} has an index named {alias!r} that is not a labsearch "
+                        "alias; delete it or set LABSEARCH_OPENSEARCH_INDEX to another name"
+                    )
+                # First build: the new index gets the alias right away, nothing to swap.
+                _create_index(client, alias, settings.model, dimension, with_alias=True)
+                return cls(client, target=alias, **options)
+            if recreate:
+                index = _create_index(client, alias, settings.model, dimension, with_alias=False)
+                log.info("rebuilding %s into %s; finish_rebuild() swaps the alias", alias, index)
+                return cls(client, target=index, pending_index=index, **options)
+            mapping = client.indices.get_mapping(index=current[0])[current[0]]
+        meta = read_meta(mapping)
+        if meta is None:
+            raise ConfigError(
+                f"OpenSearch index {current[0]!r} behind alias {alias!r} was not created by "
+                "labsearch; point LABSEARCH_OPENSEARCH_INDEX elsewhere or rebuild it"
+            )
+        if (meta.get("model"), meta.get("dimension")) != (settings.model, dimension):
+            raise ModelMismatchError(
+                meta.get("model"), meta.get("dimension"), settings.model, dimension
+            )
+        return cls(client, target=alias, **options)
+
+    def finish_rebuild(self) -> None:
+        """Publish a rebuild: point the alias at the new index and delete the old index, in one
+        atomic request, so searches switch from the complete old data to the complete new data.
+        A no-op unless the store was opened with `recreate=True` on an existing alias."""
+        if self.pending_index is None:
+            return
+        with translated_errors(self.url, f"swapping alias {self.alias!r}"):
+            old = _aliased_indices(self.client, self.alias)
+            actions: list[dict[str, Any]] = [
+                {"add": {"index": self.pending_index, "alias": self.alias}}
+            ]
+            actions += [{"remove_index": {"index": name}} for name in old]
+            self.client.indices.update_aliases(body={"actions": actions})
+        log.info("alias %s now points to %s (dropped %s)", self.alias, self.pending_index, old)
+        self.target = self.alias
+        self.pending_index = None
+
+    def close(self) -> None:
+        if self.pending_index is not None:
+            log.warning(
+                "index %s was rebuilt but not published; the alias %s still points to the old "
+                "index (call finish_rebuild() after a complete rebuild)",
+                self.pending_index,
+                self.alias,
+            )
+        self.client.close()
+
+    def __enter__(self) -> OpenSearchStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writes
+
+    def info(self) -> IndexInfo:
+        with translated_errors(self.url, "counting assets"):
+            count = self.client.count(index=self.target)["count"]
+        return IndexInfo(self.model, self.dimension, int(count), self.backend)
+
+    def upsert(self, items: Sequence[IndexedAsset]) -> None:
+        """Index assets by id (the last of duplicate ids wins), then refresh so they are
+        searchable. Retries transient failures; raises BulkWriteError naming rejected ids.
+
+        Unlike the embedded store this is not one transaction: if it raises, part of the
+        batch may be written. Each id is written whole, so running the same upsert again
+        converges (no duplicates, nothing half-written).
+        """
+        latest = {item.asset.id: item for item in items}
+        if not latest:
+            return
+        actions = [
+            Action("index", asset_id, self._document(item)) for asset_id, item in latest.items()
+        ]
+        self._write(actions)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return 0
+        results = self._write([Action("delete", asset_id) for asset_id in unique])
+        return sum(1 for result in results.values() if result == "deleted")
+
+    def _document(self, item: IndexedAsset) -> dict[str, Any]:
+        vector = [float(x) for x in item.vector]
+        if len(vector) != self.dimension:
+            raise InvalidRequestError(
+                f"asset {item.asset.id!r}: vector has {len(vector)} dimensions, but this index "
+                f"stores {self.dimension}-dimensional vectors of model {self.model!r}"
+            )
+        if not all(math.isfinite(x) for x in vector):
+            raise InvalidRequestError(f"asset {item.asset.id!r}: vector contains NaN or infinity")
+        if not any(vector):
+            # Cosine similarity is undefined for a zero vector and Lucene refuses it.
+            raise InvalidRequestError(f"asset {item.asset.id!r}: vector is all zeros")
+        document = to_document(item)
+        document["vector"] = vector
+        return document
+
+    def _write(self, actions: list[Action]) -> dict[str, str]:
+        results: dict[str, str] = {}
+        try:
+            for batch in batches(actions, self.batch_size, MAX_BULK_BYTES):
+                results.update(
+                    run_bulk(self.client, self.target, batch, policy=self.retry, url=self.url)
+                )
+        except BaseException:
+            # What was written is searchable even if part of the write failed; the original
+            # error is the one to report, so a refresh that fails too (node down) is ignored.
+            with contextlib.suppress(Exception):
+                self.client.indices.refresh(index=self.target)
+            raise
+        with translated_errors(self.url, "refreshing after a write"):
+            self.client.indices.refresh(index=self.target)
+        return results
+
+    # ------------------------------------------------------------------ lookups
+
+    def get(self, asset_id: str, access: Access) -> Asset | None:
+        found = self.get_many([asset_id], access)
+        return found[0] if found else None
+
+    def get_many(self, asset_ids: Sequence[str], access: Access) -> list[Asset]:
+        wanted = list(dict.fromkeys(asset_ids))
+        if access.sees_nothing or not wanted:
+            return []
+        clauses = filter_clauses(None, access) + [{"ids": {"values": wanted}}]
+        found: dict[str, Asset] = {}
+        for hit in self._scan(as_filter(clauses), ["asset"], "fetching assets"):
+            found[hit["_id"]] = from_source(hit["_source"])
+        return [found[i] for i in wanted if i in found]
+
+    def hashes_by_source(self, source: str) -> dict[str, str]:
+        query = {"term": {"source": source}}
+        return {
+            hit["_id"]: hit["_source"]["content_hash"]
+            for hit in self._scan(query, ["content_hash"], f"listing source {source!r}")
+        }
+
+    def match(
+        self, filters: dict[str, Any] | None, access: Access, limit: int | None = None
+    ) -> MatchResult:
+        if limit is not None and limit < 0:
+            raise InvalidRequestError(f"limit must be 0 or more, got {limit}")
+        query = as_filter(filter_clauses(filters, access))
+        if access.sees_nothing:
+            return MatchResult([], 0)
+        with translated_errors(self.url, "counting matches"):
+            count = int(self.client.count(index=self.target, body={"query": query})["count"])
+        if limit == 0:
+            return MatchResult([], count)
+        assets = [
+            from_source(hit["_source"])
+            for hit in self._scan(query, ["asset"], "listing matches", limit=limit)
+        ]
+        return MatchResult(assets, count)
+
+    def _scan(
+        self, query: dict[str, Any], fields: list[str], what: str, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every hit of `query` in id order, paged with search_after (no 10,000-hit window)."""
+        hits: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while limit is None or len(hits) < limit:
+            size = PAGE if limit is None else min(PAGE, limit - len(hits))
+            body: dict[str, Any] = {
+                "query": query,
+                "size": size,
+                "sort": [{"id": "asc"}],
+                "_source": fields,
+                "track_total_hits": False,
+            }
+            if after is not None:
+                body["search_after"] = after
+            with translated_errors(self.url, what):
+                page = self.client.search(index=self.target, body=body)["hits"]["hits"]
+            hits.extend(page)
+            if len(page) < size:
+                break
+            after = page[-1]["sort"]
+        return hits
+
+    def facets(
+        self,
+        fields: Sequence[str],
+        access: Access,
+        filters: dict[str, Any] | None = None,
+        text: str = "",
+        size: int = 20,
+    ) -> dict[str, dict[str, int]]:
+        if size < 1:
+            raise InvalidRequestError(f"facet size must be at least 1, got {size}")
+        normalized = {name: normalize_field(name) for name in fields}
+        clauses = filter_clauses(filters, access)
+        lexical = _lexical_query(text) if text.strip() else None
+        if lexical is not None:
+            clauses.append(lexical)
+        if access.sees_nothing or not normalized:
+            return {name: {} for name in normalized}
+        aggs = {f"f{i}": _facet_agg(field, size) for i, field in enumerate(normalized.values())}
+        body = {"query": as_filter(clauses), "size": 0, "aggs": aggs}
+        with translated_errors(self.url, "counting facets"):
+            response = self.client.search(index=self.target, body=body)["aggregations"]
+        result = {}
+        for i, name in enumerate(normalized):
+            agg = response[f"f{i}"]
+            if "values" in agg:  # metadata: nested -> key filter -> labels -> parent count
+                buckets = agg["values"]["values"]["buckets"]
+                result[name] = {b["key"]: b["assets"]["doc_count"] for b in buckets}
+            else:
+                result[name] = {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
+        return result
+
+    # ------------------------------------------------------------------ ranked search
+
+    def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:
+        if request.k < 0 or request.offset < 0:
+            raise InvalidRequestError("k and offset must be 0 or more")
+        mode = SearchMode(request.mode)
+        clauses = filter_clauses(request.filters, access)
+        vector = self._query_vector(request, mode)
+        lexical = _lexical_query(request.text) if request.text.strip() else None
+        if access.sees_nothing or request.k == 0:
+            return []
+        wanted = request.offset + request.k
+        depth = max(request.fusion.candidates, wanted) if mode is SearchMode.HYBRID else wanted
+        if depth > MAX_KNN_K and vector is not None and mode is not SearchMode.BM25:
+            raise InvalidRequestError(
+                f"offset + k = {wanted} is past the {MAX_KNN_K} results a vector search can rank"
+            )
+        searches: list[tuple[str, dict[str, Any]]] = []
+        if lexical is not None and mode in (SearchMode.BM25, SearchMode.HYBRID):
+            searches.append(("bm25", self._bm25_body(lexical, clauses, depth, request.highlight)))
+        if vector is not None and mode in (SearchMode.DENSE, SearchMode.HYBRID):
+            searches.append(("dense", self._dense_body(vector, clauses, depth)))
+        if not searches:
+            return []
+        hits = self._msearch(searches)
+        ranked = _fuse(hits.get("bm25", []), hits.get("dense", []), mode, request)
+        return [
+            ScoredAsset(
+                asset=from_source(hit["_source"]),
+                score=score,
+                highlights=(
+                    _highlights(hit, request.text)
+                    if request.highlight and bm25_rank is not None
+                    else []
+                ),
+                bm25_rank=bm25_rank,
+                dense_rank=dense_rank,
+            )
+            for hit, score, bm25_rank, dense_rank in ranked[request.offset : wanted]
+        ]
+
+    def _query_vector(self, request: SearchRequest, mode: SearchMode) -> list[float] | None:
+        if request.vector is None:
+            if mode is SearchMode.DENSE:
+                raise InvalidRequestError("dense search needs a query vector")
+            return None
+        vector = [float(x) for x in request.vector]
+        if len(vector) != self.dimension:
+            raise InvalidRequestError(
+                f"query vector has {len(vector)} dimensions; this index holds {self.dimension}-"
+                f"dimensional vectors of model {self.model!r}"
+            )
+        if not all(math.isfinite(x) for x in vector):
+            raise InvalidRequestError("query vector contains NaN or infinity")
+        return vector if any(vector) else None  # a zero vector ranks nothing
+
+    @staticmethod
+    def _bm25_body(
+        lexical: dict[str, Any], clauses: list[dict[str, Any]], depth: int, highlight: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "query": filtered(lexical, clauses),
+            "size": depth,
+            "sort": [{"_score": "desc"}, {"id": "asc"}],
+            "track_scores": True,
+            "track_total_hits": False,
+            "_source": ["asset"],
+        }
+        if highlight:
+            body["highlight"] = {
+                "pre_tags": [HIGHLIGHT_PRE],
+                "post_tags": [HIGHLIGHT_POST],
+                "fragment_size": 80,
+                "number_of_fragments": 1,
+                "no_match_size": 0,
+                "fields": {"text": {}, "title": {}, "identifiers.text": {}},
+            }
+        return body
+
+    @staticmethod
+    def _dense_body(
+        vector: list[float], clauses: list[dict[str, Any]], depth: int
+    ) -> dict[str, Any]:
+        knn: dict[str, Any] = {"vector": vector, "k": depth}
+        if clauses:
+            # Inside the k-NN query: Lucene filters while it walks the graph (or scores the
+            # filtered set exactly when it is small), so filtered search returns every match.
+            knn["filter"] = as_filter(clauses)
+        return {
+            "query": {"knn": {"vector": knn}},
+            "size": depth,
+            # Equal scores in index order, as the embedded store keeps insertion order.
+            "sort": [{"_score": "desc"}, {"_doc": "asc"}],
+            "track_scores": True,
+            "track_total_hits": False,
+            "_source": ["asset"],
+        }
+
+    def _msearch(self, searches: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict]]:
+        lines: list[dict[str, Any]] = []
+        for _, body in searches:
+            lines += [{"index": self.target}, body]
+        with translated_errors(self.url, "searching"):
+            responses = self.client.msearch(body=lines)["responses"]
+        out: dict[str, list[dict]] = {}
+        for (name, _), response in zip(searches, responses, strict=True):
+            if "error" in response:
+                raise _search_error(self.url, name, response)
+            out[name] = response["hits"]["hits"]
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _new_index_name(alias: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{alias}-v{stamp}-{secrets.token_hex(3)}"
+
+
+def _create_index(
+    client: OpenSearch, alias: str, model: str, dimension: int, *, with_alias: bool
+) -> str:
+    name = _new_index_name(alias)
+    body = index_body(model, dimension)
+    if with_alias:
+        body["aliases"] = {alias: {}}
+    client.indices.create(index=name, body=body, params={"wait_for_active_shards": "1"})
+    return name
+
+
+def _aliased_indices(client: OpenSearch, alias: str) -> list[str]:
+    if not client.indices.exists_alias(name=alias):
+        return []
+    return sorted(client.indices.get_alias(name=alias))
+
+
+def _lexical_query(text: str) -> dict[str, Any] | None:
+    """BM25 over title, identifiers, text and compound-token pieces, weighted as the embedded
+    store weighs its FTS5 columns. Terms are OR-ed; a compound term ("LIV-0042") also matches its
+    pieces as an adjacent phrase, as fts_query.match_expression does."""
+    terms = fts_query.terms(text)
+    if not terms:
+        return None
+    fields = [f"{name}^{weight}" for name, weight in TEXT_FIELDS.items()]
+    should: list[dict[str, Any]] = [
+        {"multi_match": {"query": " ".join(terms), "fields": fields, "type": "most_fields"}}
+    ]
+    for term in terms:
+        pieces = fts_query.pieces(term)
+        if pieces:
+            should.append(
+                {"multi_match": {"query": " ".join(pieces), "fields": fields, "type": "phrase"}}
+            )
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _fuse(
+    bm25: list[dict[str, Any]],
+    dense: list[dict[str, Any]],
+    mode: SearchMode,
+    request: SearchRequest,
+) -> list[tuple[dict[str, Any], float, int | None, int | None]]:
+    """(hit, score, 1-based BM25 rank, 1-based dense rank), best first. Hybrid uses the embedded
+    store's weighted reciprocal-rank fusion: score = sum over sides of weight / (rrf_k + rank)."""
+    bm25_ranks = {hit["_id"]: i for i, hit in enumerate(bm25, 1)}
+    dense_ranks = {hit["_id"]: i for i, hit in enumerate(dense, 1)}
+    if mode is SearchMode.BM25:
+        return [(hit, hit["_score"], bm25_ranks[hit["_id"]], None) for hit in bm25]
+    if mode is SearchMode.DENSE:
+        # Lucene's cosine score is (1 + cos) / 2; report the cosine, as the embedded store does.
+        return [(hit, 2 * hit["_score"] - 1, None, dense_ranks[hit["_id"]]) for hit in dense]
+    fusion = request.fusion
+    by_id = {hit["_id"]: hit for hit in dense}
+    for hit in bm25:  # the BM25 copy carries the highlights
+        by_id[hit["_id"]] = hit
+    fused: dict[str, float] = {}
+    for ranks, weight in ((bm25_ranks, fusion.bm25_weight), (dense_ranks, fusion.dense_weight)):
+        for doc_id, rank in ranks.items():
+            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (fusion.rrf_k + rank)
+    order = sorted(fused, key=lambda doc_id: (-fused[doc_id], doc_id))
+    return [(by_id[d], fused[d], bm25_ranks.get(d), dense_ranks.get(d)) for d in order]
+
+
+def _highlights(hit: dict[str, Any], text: str) -> list[str]:
+    """Marked snippets, text first, then title and identifiers (at most two), as the embedded
+    store returns them; a hit that matched only through compound-token pieces gets a snippet
+    marked by fts_query.fallback_snippet."""
+    found = hit.get("highlight", {})
+    marked = [found[f][0] for f in ("text", "title", "identifiers.text") if found.get(f)][:2]
+    if marked:
+        return marked
+    asset = hit["_source"]["asset"]
+    for field_text in (asset.get("text", ""), asset["title"], " ".join(asset["identifiers"])):
+        snippet = fts_query.fallback_snippet(field_text, text, HIGHLIGHT_PRE, HIGHLIGHT_POST)
+        if snippet:
+            return [snippet]
+    return []
+
+
+def _facet_agg(field: str, size: int) -> dict[str, Any]:
+    """Counts per value, one per asset, largest first and ties by value (as the embedded store)."""
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    if field.startswith("metadata."):
+        key = field.split(".", 1)[1]
+        return {
+            "nested": {"path": "meta"},
+            "aggs": {
+                "values": {
+                    "filter": {"term": {"meta.k": key}},
+                    "aggs": {
+                        "values": {
+                            # Ordered by assets (reverse_nested), not by list elements.
+                            "terms": {
+                                "field": "meta.f",
+                                "size": size,
+                                "order": [{"assets": "desc"}, {"_key": "asc"}],
+                            },
+                            "aggs": {"assets": {"reverse_nested": {}}},
+                        }
+                    },
+                }
+            },
+        }
+    if field in TOP_LEVEL_FIELDS:
+        name = "title.kw" if field == "title" else field
+    elif field.startswith("links."):
+        name = "link_rel." + field.split(".", 1)[1]
+    else:
+        name = field
+    return {"terms": {"field": name, "size": size, "order": order}}
+
+
+def _search_error(url: str, name: str, response: dict[str, Any]) -> Exception:
+    error = response.get("error", {})
+    status = int(response.get("status", 500))
+    root = (error.get("root_cause") or [{}])[0] if isinstance(error, dict) else {}
+    reason = root.get("reason") or (error.get("reason") if isinstance(error, dict) else error)
+    message = f"OpenSearch at {url} failed the {name} search ({status}): {reason}"
+    if status in (429, 502, 503, 504):
+        return StoreUnavailableError(message)
+    return LabsearchError(message)

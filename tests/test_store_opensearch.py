@@ -1,0 +1,369 @@
+"""The OpenSearch store: the conformance suite against the real node, OpenSearch-only behaviour
+(alias swap, mapping, analyzer), and unit tests of SigV4 wiring and bulk retries without a node."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from opensearch_fixtures import *  # noqa: F403 - pytest fixtures, used by name
+from opensearch_fixtures import opensearch_settings
+from opensearchpy import exceptions as os_errors
+from store_conformance import DIM, MODEL, StoreConformance, ids, indexed, make_asset
+
+from labsearch.access import Access
+from labsearch.errors import ConfigError, LabsearchError, StoreUnavailableError
+from labsearch.settings import Settings
+from labsearch.stores import open_store
+from labsearch.stores.opensearch import OpenSearchStore
+from labsearch.stores.opensearch_bulk import Action, BulkWriteError, RetryPolicy, run_bulk
+from labsearch.stores.opensearch_client import build_client
+from labsearch.stores.opensearch_mapping import flatten_metadata
+from labsearch.stores.protocol import AssetStore, SearchMode, SearchRequest
+
+OPERATOR = Access.as_operator()
+LAB_A = Access.for_groups(["lab-a"])
+
+
+def open_os(settings: Settings, model: str = MODEL, dimension: int = DIM, **kw) -> OpenSearchStore:
+    return OpenSearchStore.open(settings.with_overrides(model=model), dimension, **kw)
+
+
+@pytest.mark.integration
+class TestOpenSearchStore(StoreConformance):
+    @pytest.fixture
+    def store(self, os_settings: Settings) -> Iterator[OpenSearchStore]:
+        store = open_os(os_settings)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def reopen_with_model(self, os_settings: Settings) -> Callable[[str, int], AssetStore]:
+        return lambda model, dimension: open_os(os_settings, model, dimension)
+
+
+# ---------------------------------------------------------------------- OpenSearch only
+
+
+@pytest.mark.integration
+def test_factory_opens_the_opensearch_store(os_settings: Settings) -> None:
+    store = open_store(os_settings, DIM)
+    try:
+        assert isinstance(store, OpenSearchStore)
+        assert store.info().backend == "opensearch"
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_index_is_versioned_behind_an_alias_with_model_in_meta(
+    os_settings: Settings, opensearch_node: str
+) -> None:
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("a1"))])
+    alias = os_settings.opensearch_index
+    aliased = requests.get(f"{opensearch_node}/_alias/{alias}", timeout=10).json()
+    (index,) = aliased
+    assert index.startswith(f"{alias}-v")
+    mapping = requests.get(f"{opensearch_node}/{index}/_mapping", timeout=10).json()
+    meta = mapping[index]["mappings"]["_meta"]["labsearch"]
+    assert meta["model"] == MODEL and meta["dimension"] == DIM
+    vector = mapping[index]["mappings"]["properties"]["vector"]
+    assert vector["method"]["engine"] == "lucene"
+    assert vector["method"]["space_type"] == "cosinesimil"
+
+
+@pytest.mark.integration
+def test_rebuild_swaps_the_alias_atomically(os_settings: Settings, opensearch_node: str) -> None:
+    with open_os(os_settings) as old:
+        old.upsert([indexed(make_asset("old-1", text="walrus")), indexed(make_asset("old-2"))])
+    reader = open_os(os_settings)
+    rebuild = open_os(os_settings, recreate=True)
+    try:
+        rebuild.upsert([indexed(make_asset("new-1", text="walrus"))])
+        # While the rebuild runs, readers still see the complete old index ...
+        assert ids(reader.match(None, OPERATOR).assets) == ["old-1", "old-2"]
+        # ... and the rebuild sees only what it wrote (so the indexer re-adds everything).
+        assert ids(rebuild.match(None, OPERATOR).assets) == ["new-1"]
+        assert rebuild.hashes_by_source("src://test").keys() == {"new-1"}
+        rebuild.finish_rebuild()
+        hits = reader.search(SearchRequest(text="walrus", mode=SearchMode.BM25), OPERATOR)
+        assert ids(hits) == ["new-1"]
+        assert ids(reader.match(None, OPERATOR).assets) == ["new-1"]
+    finally:
+        reader.close()
+        rebuild.close()
+    indices = requests.get(
+        f"{opensearch_node}/_cat/indices/{os_settings.opensearch_index}-v*",
+        params={"format": "json"},
+        timeout=10,
+    ).json()
+    assert len(indices) == 1, "the old index is dropped by the swap"
+
+
+@pytest.mark.integration
+def test_rebuild_for_a_new_model_is_allowed(os_settings: Settings) -> None:
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("a1"))])
+    rebuild = open_os(os_settings, model="bigger-model", dimension=DIM * 2, recreate=True)
+    rebuild.finish_rebuild()
+    rebuild.close()
+    with open_os(os_settings, model="bigger-model", dimension=DIM * 2) as reopened:
+        assert reopened.info().count == 0
+        assert reopened.info().model == "bigger-model"
+
+
+@pytest.mark.integration
+def test_a_plain_index_with_the_alias_name_is_a_clear_error(
+    os_settings: Settings, opensearch_node: str
+) -> None:
+    name = os_settings.opensearch_index + "-v-plain"
+    requests.put(f"{opensearch_node}/{name}", timeout=30).raise_for_status()
+    try:
+        with pytest.raises(ConfigError, match="not a labsearch alias"):
+            open_os(os_settings.with_overrides(opensearch_index=name))
+    finally:
+        requests.delete(f"{opensearch_node}/{name}", timeout=30)
+
+
+@pytest.mark.integration
+def test_analyzer_matches_the_embedded_tokenizer(os_settings: Settings, opensearch_node: str):
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("a1"))])
+    response = requests.post(
+        f"{opensearch_node}/{os_settings.opensearch_index}/_analyze",
+        json={"analyzer": "labsearch_text", "text": "Running LIV-0042 sample_name Café, mice"},
+        timeout=10,
+    ).json()
+    tokens = [t["token"] for t in response["tokens"]]
+    # Porter stems, '-' and '_' stay inside tokens, diacritics folded (FTS5 unicode61 + porter).
+    assert tokens == ["run", "liv-0042", "sample_nam", "cafe", "mice"]
+
+
+@pytest.mark.integration
+def test_a_rejected_document_is_reported_by_id_and_the_others_are_written(
+    os_settings: Settings,
+) -> None:
+    # More metadata values than OpenSearch's nested-object limit (10,000 per document).
+    bad = indexed(make_asset("too-many-values", metadata={"barcodes": list(range(10_001))}))
+    with open_os(os_settings) as store:
+        with pytest.raises(BulkWriteError) as error:
+            store.upsert([indexed(make_asset("fine")), bad])
+        assert error.value.failures.keys() == {"too-many-values"}
+        assert "too-many-values" in str(error.value)
+        assert store.get("fine", OPERATOR) is not None
+
+
+@pytest.mark.integration
+def test_unreachable_cluster_is_store_unavailable(tmp_path: Path) -> None:
+    settings = opensearch_settings("http://127.0.0.1:9", "labsearch-nowhere", tmp_path)
+    with pytest.raises(StoreUnavailableError, match="cannot be reached"):
+        OpenSearchStore.open(settings, DIM)
+
+
+# ---------------------------------------------------------------------- unit: no node needed
+
+
+def test_metadata_flattening_follows_the_grammar_lookup() -> None:
+    entries = list(
+        flatten_metadata(
+            {
+                "a": {"b": 1, "c": [True, None, "x"]},
+                "d.e": "unreachable by a dotted filter",
+                "none": None,
+                "empty": [],
+                "objs": [{"k": 1}],
+                "ratio": 1.0,
+            }
+        )
+    )
+    assert entries == [
+        {"k": "a"},
+        {"k": "a.b", "n": 1, "f": "1"},
+        {"k": "a.c", "b": True, "f": "true"},
+        {"k": "a.c"},
+        {"k": "a.c", "s": "x", "f": "x"},
+        {"k": "objs"},
+        {"k": "ratio", "n": 1.0, "f": "1.0"},
+    ]
+
+
+class _CaptureHandler(BaseHTTPRequestHandler):
+    """A real HTTP endpoint that records the headers it was sent and answers like OpenSearch."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.seen.append(dict(self.headers))
+        body = json.dumps({"cluster_name": "capture", "version": {"number": "2.19.1"}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def capture_server() -> Iterator[str]:
+    _CaptureHandler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CaptureHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("service", ["es", "aoss"])
+def test_requests_are_sigv4_signed_when_an_aws_region_is_set(
+    capture_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    settings = opensearch_settings(
+        capture_server,
+        "labsearch",
+        tmp_path,
+        opensearch_aws_region="eu-west-1",
+        opensearch_aws_service=service,
+    )
+    client = build_client(settings)
+    assert client.info()["cluster_name"] == "capture"
+    headers = {k.lower(): v for k, v in _CaptureHandler.seen[-1].items()}
+    auth = headers["authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert f"/eu-west-1/{service}/aws4_request" in auth
+    assert "x-amz-date" in headers
+    assert "x-amz-content-sha256" in headers
+
+
+def test_basic_auth_is_sent_when_a_user_is_set(capture_server: str, tmp_path: Path) -> None:
+    settings = opensearch_settings(
+        capture_server,
+        "labsearch",
+        tmp_path,
+        opensearch_user="admin",
+        opensearch_password="s3cret",
+    )
+    build_client(settings).info()
+    headers = {k.lower(): v for k, v in _CaptureHandler.seen[-1].items()}
+    assert headers["authorization"] == "Basic YWRtaW46czNjcmV0"
+
+
+def test_sigv4_without_credentials_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    settings = opensearch_settings(
+        "https://search.example", "labsearch", tmp_path, opensearch_aws_region="eu-west-1"
+    )
+    with pytest.raises(ConfigError, match="no AWS credentials"):
+        build_client(settings)
+
+
+class ScriptedBulkClient:
+    """A transport double for what a real node cannot be made to do on demand: it answers each
+    bulk call with the next scripted outcome (an exception, a whole-request status, or
+    per-document statuses) and records what it was sent."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = list(script)
+        self.sent: list[list[str]] = []
+
+    def bulk(self, body: str) -> dict[str, Any]:
+        lines = [json.loads(line) for line in body.strip().split("\n")]
+        doc_ids = [
+            next(iter(line.values()))["_id"]
+            for line in lines
+            if len(line) == 1 and ("index" in line or "delete" in line)
+        ]
+        self.sent.append(doc_ids)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        statuses = step if isinstance(step, dict) else {}
+        items = []
+        for doc_id in doc_ids:
+            status = statuses.get(doc_id, 201)
+            outcome: dict[str, Any] = {"_id": doc_id, "status": status}
+            if status >= 300:
+                outcome["error"] = {"type": "x", "reason": f"scripted {status}"}
+            else:
+                outcome["result"] = "created"
+            items.append({"index": outcome})
+        return {"errors": any(s >= 300 for s in statuses.values()), "items": items}
+
+
+def _actions(*doc_ids: str) -> list[Action]:
+    return [Action("index", doc_id, {"id": doc_id}) for doc_id in doc_ids]
+
+
+def _policy(sleeps: list[float], attempts: int = 4) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, initial_backoff=0.5, max_backoff=2.0, sleep=sleeps.append)
+
+
+def test_bulk_retries_429_and_5xx_documents_with_backoff() -> None:
+    client = ScriptedBulkClient([{"b": 429, "c": 503}, {"c": 502}, {}])
+    sleeps: list[float] = []
+    results = run_bulk(client, "idx", _actions("a", "b", "c"), policy=_policy(sleeps), url="u")
+    assert results == {"a": "created", "b": "created", "c": "created"}
+    assert client.sent == [["a", "b", "c"], ["b", "c"], ["c"]], "only failed documents are resent"
+    assert sleeps == [0.5, 1.0]
+
+
+def test_bulk_retries_connection_errors_and_whole_request_503() -> None:
+    client = ScriptedBulkClient(
+        [
+            os_errors.ConnectionError("N/A", "connection refused", None),
+            os_errors.TransportError(503, "unavailable", {}),
+            os_errors.ConnectionTimeout("TIMEOUT", "timed out", None),
+            {},
+        ]
+    )
+    sleeps: list[float] = []
+    results = run_bulk(client, "idx", _actions("a", "b"), policy=_policy(sleeps), url="u")
+    assert set(results) == {"a", "b"}
+    assert client.sent == [["a", "b"]] * 4
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_bulk_gives_up_with_store_unavailable_after_the_last_try() -> None:
+    refused = os_errors.ConnectionError("N/A", "connection refused", None)
+    client = ScriptedBulkClient([refused] * 3)
+    sleeps: list[float] = []
+    with pytest.raises(StoreUnavailableError, match="gave up writing 2 document") as error:
+        run_bulk(client, "idx", _actions("a", "b"), policy=_policy(sleeps, attempts=3), url="u")
+    assert "run the same `labsearch index` again" in str(error.value)
+    assert len(client.sent) == 3 and sleeps == [0.5, 1.0]
+
+
+def test_bulk_reports_every_permanently_rejected_document() -> None:
+    client = ScriptedBulkClient([{"b": 400, "d": 429}, {}])
+    sleeps: list[float] = []
+    with pytest.raises(BulkWriteError) as error:
+        run_bulk(client, "idx", _actions("a", "b", "c", "d"), policy=_policy(sleeps), url="u")
+    assert error.value.failures == {"b": "400 scripted 400"}
+    assert "'b'" not in str(error.value) and "b: 400" in str(error.value)
+    assert client.sent == [["a", "b", "c", "d"], ["d"]], "the 429 was still retried"
+
+
+def test_bulk_does_not_retry_a_client_error_of_the_whole_request() -> None:
+    client = ScriptedBulkClient([os_errors.RequestError(400, "parse_exception", {})])
+    with pytest.raises(LabsearchError, match="refused a bulk request") as error:
+        run_bulk(client, "idx", _actions("a"), policy=_policy([]), url="u")
+    assert len(client.sent) == 1
+    assert not isinstance(error.value, StoreUnavailableError)
