@@ -1,0 +1,151 @@
+"""Eval reports: JSON, Markdown tables and a PNG chart comparing the configurations.
+
+`write_report(out_dir, report)` writes report.json, report.md and chart.png; the chart is drawn
+with matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+BEIR_COLUMNS = ("ndcg@10", "recall@100", "mrr@10", "p50_ms", "p95_ms")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def beir_markdown(report: dict[str, Any]) -> str:
+    rows = [[mode, *(m[c] for c in BEIR_COLUMNS)] for mode, m in report["metrics"].items()]
+    fusion = ", ".join(f"{k}={v}" for k, v in report["fusion"].items())
+    timings = ", ".join(f"{k}={v}" for k, v in report["timings"].items())
+    return "\n\n".join(
+        [
+            f"## BEIR {report['dataset']} ({report['split']} split)",
+            f"{report['documents']} documents, {report['queries']} queries; backend "
+            f"{report['backend']}, model {report['model']}; fusion: {fusion}. Timings (s): "
+            f"{timings}; texts embedded in this run: {report['embedded_now']}.",
+            markdown_table(["mode", *BEIR_COLUMNS], rows),
+        ]
+    )
+
+
+def lab_markdown(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    parts = [
+        f"## Demo lab (seed {report['lab']['seed']}, {report['lab']['runs']} runs)",
+        "Timings (s): " + ", ".join(f"{k}={v}" for k, v in report["timings"].items()),
+        "### Entity questions (exact-set scores)",
+        markdown_table(
+            ["template", "n", "precision", "recall", "F1", "count/complete ok"],
+            [
+                [name, m["n"], m["precision"], m["recall"], m["f1"], m["count_ok"]]
+                for name, m in summary["entity"].items()
+            ],
+        ),
+        "### Descriptive questions",
+        markdown_table(
+            ["template", "n", "recall@10", "nDCG@10"],
+            [
+                [name, m["n"], m["recall@10"], m["ndcg@10"]]
+                for name, m in summary["descriptive"].items()
+            ],
+        ),
+        "### Permission questions",
+        markdown_table(
+            ["questions", "leaks"], [[summary["permission"]["n"], summary["permission"]["leaks"]]]
+        ),
+    ]
+    if summary["failures"]:
+        parts.append("### Failures")
+        parts.append(
+            "\n".join(
+                f"- `{f['id']}` ({f['user']}): {f['question']} — "
+                + json.dumps({k: f[k] for k in ("missing", "extra", "leaked", "why") if f.get(k)})
+                for f in summary["failures"]
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def beir_chart(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(report["metrics"])
+    metrics = ("ndcg@10", "recall@100", "mrr@10")
+    fig, (quality, latency) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.8 / len(modes)
+    for i, mode in enumerate(modes):
+        xs = [j + i * width for j in range(len(metrics))]
+        values = [report["metrics"][mode][m] for m in metrics]
+        bars = quality.bar(xs, values, width, label=mode)
+        quality.bar_label(bars, fmt="%.3f", fontsize=7)
+    quality.set_xticks([j + width * (len(modes) - 1) / 2 for j in range(len(metrics))], metrics)
+    quality.set_ylim(0, 1)
+    quality.set_title(f"{report['dataset']} ({report['split']}): quality")
+    quality.legend()
+    for i, mode in enumerate(modes):
+        m = report["metrics"][mode]
+        latency.bar([i - 0.2, i + 0.2], [m["p50_ms"], m["p95_ms"]], 0.4, color=["C0", "C1"])
+    latency.set_xticks(range(len(modes)), modes)
+    latency.set_ylabel("ms")
+    latency.set_title("latency per query (p50 left, p95 right)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def lab_chart(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = report["summary"]
+    labels, values = [], []
+    for name, m in summary["entity"].items():
+        labels.append(f"entity {name}\nF1")
+        values.append(m["f1"])
+    for name, m in summary["descriptive"].items():
+        labels.append(f"descr. {name}\nnDCG@10")
+        values.append(m["ndcg@10"])
+    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 1.2), 4))
+    bars = ax.bar(range(len(labels)), values)
+    ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    ax.set_ylim(0, 1.1)
+    ax.set_title(f"demo lab questions (permission leaks: {summary['permission']['leaks']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(out_dir: Path, report: dict[str, Any], kind: str) -> list[Path]:
+    """report.json, report.md and chart.png in `out_dir` (created); `kind` is beir or lab."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    chart = out_dir / "chart.png"
+    if kind == "beir":
+        body, draw = beir_markdown(report), beir_chart
+    else:
+        body, draw = lab_markdown(report), lab_chart
+    draw(report, chart)
+    md_path = out_dir / "report.md"
+    md_path.write_text(f"# labsearch eval {kind}\n\n{body}\n\n![chart](chart.png)\n")
+    return [json_path, md_path, chart]
