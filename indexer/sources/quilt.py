@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,36 @@ def _quilt3() -> Any:
 
     ApiTelemetry.telemetry_disabled = True
     return quilt3
+
+
+@contextmanager
+def _shared_s3_clients() -> Iterator[None]:
+    """Let quilt3 reuse its S3 clients for the length of a scan.
+
+    quilt3 builds a new boto3 session and client for nearly every call, and each client build
+    loads botocore's service JSON again (about half a second here): two or three per package on
+    an S3 registry. quilt3's documented build-client hook lets us hand back the client built
+    first, one per signing mode. Any hook already installed still builds that client.
+    """
+    from quilt3 import hooks
+
+    previous = hooks.get_build_s3_client_hook()
+    clients: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def reuse(build_client_base: Any, session: Any, client_kwargs: dict, **kwargs: Any) -> Any:
+        signing = repr(getattr(client_kwargs.get("config"), "signature_version", None))
+        with lock:
+            if signing not in clients:
+                build = previous or (lambda base, *args, **kw: base(*args, **kw))
+                clients[signing] = build(build_client_base, session, client_kwargs, **kwargs)
+            return clients[signing]
+
+    hooks.set_build_s3_client_hook(reuse)
+    try:
+        yield
+    finally:
+        hooks.set_build_s3_client_hook(previous)
 
 
 def package_id(registry: str, name: str, top_hash: str | None = None) -> str:
@@ -131,19 +163,20 @@ class QuiltSource:
         from quilt3.backends import get_package_registry
 
         self._quilt_registry = get_package_registry(self.registry)
-        try:
-            names = sorted(quilt3.list_packages(self._quilt_registry))
-        except Exception as exc:  # quilt3 raises many types; all mean "cannot list"
-            raise SourceError(
-                f"{self.uri}: cannot list the packages of the registry: {exc}"
-            ) from exc
-        cache = SummaryCache(self.settings.cache_dir)
-        try:
-            with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
-                for name in names:
-                    yield from self._package(quilt3, name, cache, Path(workdir))
-        finally:
-            cache.close()
+        with _shared_s3_clients():
+            try:
+                names = sorted(quilt3.list_packages(self._quilt_registry))
+            except Exception as exc:  # quilt3 raises many types; all mean "cannot list"
+                raise SourceError(
+                    f"{self.uri}: cannot list the packages of the registry: {exc}"
+                ) from exc
+            cache = SummaryCache(self.settings.cache_dir)
+            try:
+                with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
+                    for name in names:
+                        yield from self._package(quilt3, name, cache, Path(workdir))
+            finally:
+                cache.close()
 
     def _check_registry(self) -> None:
         if self.registry.startswith("s3://"):
