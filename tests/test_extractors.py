@@ -238,6 +238,33 @@ def test_csv_with_invalid_utf8(tmp_path: Path) -> None:
     assert summary.errors[0].startswith("invalid UTF-8 in plates.csv: byte 0xfc")
 
 
+def test_illumina_sample_sheet_sections(tmp_path: Path) -> None:
+    path = tmp_path / "SampleSheet.csv"
+    path.write_text(
+        "[Header]\nIEMFileVersion,4\nExperiment Name,RUN-0042\nDate,2021-01-05\n\n"
+        "[Reads]\n101\n101\n\n[Data]\nSample_ID,Sample_Name,index\n"
+        "LIV-0042,LIV-0042,ACGTACGT\nLIV-0043,LIV-0043,TTGCAACG\n"
+    )
+    summary = summarize(path)
+    assert summary.errors == [] and summary.metadata["row_count"] == 2
+    assert summary.metadata["samples"] == ["LIV-0042", "LIV-0043"]
+    assert summary.metadata["sample_sheet"]["Experiment Name"] == "RUN-0042"
+    assert "RUN-0042" in summary.identifiers and "Experiment Name: RUN-0042" in summary.text
+
+
+def test_semicolon_and_ragged_csv(tmp_path: Path) -> None:
+    semicolon = tmp_path / "plate.csv"
+    semicolon.write_text("well;od_600;sample\nA1;0,41;S-1\nA2;0,39;S-2\n")
+    m = summarize(semicolon).metadata
+    assert m["columns"] == ["well", "od_600", "sample"] and m["samples"] == ["S-1", "S-2"]
+
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n1,2\n3,4,5\n6,7\n")
+    summary = summarize(ragged)
+    assert summary.metadata["row_count"] == 2
+    assert summary.errors[0].startswith("malformed CSV in ragged.csv: Error tokenizing data")
+
+
 def test_corrupt_parquet(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
     path.write_bytes(b"PAR1" + b"\x00" * 50)

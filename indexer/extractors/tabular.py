@@ -3,6 +3,8 @@ identifiers in id-like columns (sample sheets name their samples there)."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -59,26 +61,75 @@ def _count_lines(path: Path) -> tuple[int, bool, float]:
         raw.close()
 
 
+def _layout(path: Path, fmt: str) -> tuple[str, int, dict[str, str]]:
+    """(separator, lines to skip, [Header] key-values) from the first 64 KB.
+
+    Handles two things lab tables do: Illumina sample sheets put `[Header]`, `[Reads]`...
+    sections before the `[Data]` table, and European spreadsheets save `.csv` with ';'."""
+    stream, raw = open_binary(path)
+    with stream, raw:
+        lines = stream.read(1 << 16).decode("utf-8", errors="replace").splitlines()
+    skip, header, section = 0, {}, ""
+    if lines and lines[0].strip().startswith("["):
+        for number, line in enumerate(lines):
+            cell = line.strip().rstrip(",")
+            if cell.startswith("[") and cell.endswith("]"):
+                section = cell[1:-1].lower()
+                if section in ("data", "bclconvert_data"):
+                    skip = number + 1
+                    break
+            elif section == "header" and "," in cell:
+                key, _, value = cell.partition(",")
+                header[key.strip()] = value.strip().rstrip(",")
+    sep = "\t" if fmt == "tsv" else ","
+    body = lines[skip : skip + 20]
+    if body and sep not in body[0]:
+        # One column, or no delimiter pattern (csv.Error): keep the extension's separator.
+        with contextlib.suppress(csv.Error):
+            sep = csv.Sniffer().sniff("\n".join(body), delimiters=",;\t|").delimiter
+    return sep, skip, header
+
+
+def _parse(path: Path, fmt: str, options: dict[str, Any], summary: Summary) -> pd.DataFrame:
+    """Parse, recovering from the two defects real tables have: a non-UTF-8 byte (decoded with
+    replacement) and rows with the wrong number of fields (skipped); each is reported."""
+    for _ in range(3):
+        try:
+            return pd.read_csv(path, **options)
+        except UnicodeDecodeError:
+            if "encoding_errors" in options:
+                raise
+            stream, raw = open_binary(path)
+            with stream, raw:
+                data = stream.read(MAX_CONTENT_BYTES)
+            summary.errors += decode_text(data, path, truncated=True)[1]
+            options["encoding_errors"] = "replace"
+        except pd.errors.ParserError as exc:
+            if "on_bad_lines" in options:
+                raise
+            summary.errors.append(
+                f"malformed {fmt.upper()} in {path.name}: {exc}; rows with the wrong number of "
+                "fields were skipped — fix them to index every row"
+            )
+            options["on_bad_lines"] = "skip"
+    return pd.read_csv(path, **options)
+
+
 def _read_delimited(path: Path, fmt: str, summary: Summary) -> tuple[pd.DataFrame, int, bool]:
-    compression = "gzip" if is_gzip(path) else None
+    sep, skip, header = _layout(path, fmt)
+    if header:
+        summary.metadata["sample_sheet"] = header
     options: dict[str, Any] = {
-        "sep": "\t" if fmt == "tsv" else ",",
+        "sep": sep,
+        "skiprows": skip,
         "nrows": SAMPLE_ROWS,
-        "compression": compression,
+        "compression": "gzip" if is_gzip(path) else None,
     }
-    try:
-        frame = pd.read_csv(path, **options)
-    except UnicodeDecodeError:
-        # Report where the bad byte is, then parse with replacement so the table still counts.
-        stream, raw = open_binary(path)
-        with stream, raw:
-            data = stream.read(MAX_CONTENT_BYTES)
-        summary.errors += decode_text(data, path, truncated=True)[1]
-        frame = pd.read_csv(path, encoding_errors="replace", **options)
+    frame = _parse(path, fmt, options, summary)
     if len(frame) < SAMPLE_ROWS:
         return frame, len(frame), False
     lines, complete, fraction = _count_lines(path)
-    rows = lines - 1  # header line
+    rows = lines - 1 - skip  # header line and sample-sheet sections
     if complete:
         return frame, rows, False
     return frame, int(rows / max(fraction, 1e-9)), True
@@ -158,12 +209,19 @@ def summarize(path: Path) -> Summary:
     summary.identifiers = identifiers.collect(
         identifiers.from_metadata(id_columns), identifiers.from_text(" ".join(columns))
     )
-    summary.metadata = metadata
+    summary.metadata = {**metadata, **summary.metadata}
     described = [f"{c} ({types.get(c, '?')}, e.g. {listing(examples[c], 3)})" for c in columns]
     summary.text = (
         f"{fmt.upper()} table {path.name}: {'~' if estimated else ''}{plural(rows, 'row')} × "
         f"{plural(len(columns), 'column')}: {listing(described, 30)}."
     )
+    if sheet := summary.metadata.get("sample_sheet"):
+        summary.text += (
+            f" Sample sheet header: {listing((f'{k}: {v}' for k, v in sheet.items()), 8)}."
+        )
+        summary.identifiers = identifiers.collect(
+            summary.identifiers, identifiers.from_metadata(sheet)
+        )
     if "samples" in metadata:
         summary.text += f" Samples: {listing(metadata['samples'], 20)}."
     return summary
