@@ -60,6 +60,18 @@ class DemoLab:
         """The registry as quilt3 and asset ids name it: `quilt:{registry_uri}#{package}`."""
         return self.registry.as_uri()
 
+    # Asset ids the sources give (the conventions in labsearch/schema.py's users), for eval/tests.
+    def package_id(self, package: str, logical_key: str | None = None) -> str:
+        suffix = f":{logical_key}" if logical_key else ""
+        return f"quilt:{self.registry_uri}#{package}{suffix}"
+
+    def eln_id(self, record_id: str) -> str:
+        return f"eln:{self.eln_export.stem}:{record_id}"
+
+    def file_id(self, relative: str) -> str:
+        """`relative`: a path under files/ as truth.json lists it."""
+        return f"file://{self.files_dir / relative}"
+
     def to_json(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 

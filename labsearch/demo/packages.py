@@ -362,24 +362,37 @@ def final_package(plan: LabPlan, experiment: Experiment, registry: Path) -> Pack
             name=f"{experiment.samples[0]} {project.tissue} section",
             rng=rng,
         )
-    spec.write("figures/summary.png", _png, rng)
+    _figure(spec, experiment, top)
     spec.add("README.md", _readme(spec.base, experiment, spec, runs))
     return spec
 
 
-def _png(path: Path, rng: random.Random) -> Path:
-    """A small scatter plot (a volcano/UMAP-like cloud) as PNG, drawn with Pillow."""
-    from PIL import Image, ImageDraw
+# The summary figure per assay, exported as a vector PDF with its caption (as plots usually are).
+FIGURES = {
+    "RNA-seq": ("volcano_plot", "Volcano plot, {treatment} versus {control}"),
+    "ATAC-seq": ("tss_enrichment", "Accessibility at transcription start sites by condition"),
+    "scRNA-seq": ("umap_cell_types", "UMAP of cells coloured by cell type"),
+    "WGS": ("mutation_spectrum", "Somatic mutation spectrum, tumour versus matched normal"),
+    "amplicon-seq": ("clonotype_expansion", "Expanded TRB clonotypes after vaccination"),
+}
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.new("RGB", (96, 96), "white")
-    draw = ImageDraw.Draw(image)
-    for _ in range(60):
-        x, y = rng.gauss(48, 14), rng.gauss(48, 14)
-        colour = (200, 40, 40) if abs(x - 48) > 20 else (60, 60, 60)
-        draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=colour)
-    image.save(path, format="PNG", optimize=False)
-    return path
+
+def _figure(spec: PackageSpec, experiment: Experiment, top: list[str]) -> None:
+    stem, caption = FIGURES[experiment.assay]
+    project = experiment.project
+    title = caption.format(treatment=project.treatment, control=project.control)
+    spec.write(
+        f"figures/{stem}.pdf",
+        files.write_pdf,
+        f"{experiment.id} figure: {title}",
+        [
+            f"Figure 1. {title} ({experiment.lab.organism} {project.tissue}, "
+            f"{len(experiment.samples)} samples: {', '.join(experiment.samples)}).",
+            f"Highlighted: {', '.join(top)}.",
+        ],
+        author=experiment.author,
+        subject=project.code,
+    )
 
 
 def experiment_packages(plan: LabPlan, experiment: Experiment, registry: Path) -> list[PackageSpec]:
