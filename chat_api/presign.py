@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import unquote
 
 import boto3
 from botocore.config import Config
@@ -14,22 +14,26 @@ from labsearch.schema import Asset
 
 
 def s3_location(asset: Asset) -> tuple[str, str, str | None]:
-    """Bucket, key and version of the asset's S3 object, or InvalidRequestError if it has none."""
+    """Bucket, key and version of the asset's S3 object, or InvalidRequestError if it has none.
+
+    Parsed by hand, not with urlparse: S3 keys may contain '#', '?' and spaces, which a URL
+    parser would cut off as fragment or query.
+    """
     provenance = asset.provenance
     for candidate in (provenance.s3_uri, provenance.physical_key):
-        if candidate and candidate.startswith("s3://"):
-            parsed = urlparse(candidate)
-            version = provenance.version_id or _first(parse_qs(parsed.query).get("versionId"))
-            if parsed.netloc and parsed.path.lstrip("/"):
-                return parsed.netloc, parsed.path.lstrip("/"), version
+        if not candidate or not candidate.startswith("s3://"):
+            continue
+        location, version = candidate.removeprefix("s3://"), provenance.version_id
+        if "?versionId=" in location:  # Quilt physical keys carry the version this way
+            location, _, from_uri = location.rpartition("?versionId=")
+            version = version or unquote(from_uri)
+        bucket, _, key = location.partition("/")
+        if bucket and key:
+            return bucket, key, version
     raise InvalidRequestError(
         f"asset {asset.id!r} is not stored in S3, so there is no download link to sign; "
         "open it through its catalog, ELN or file link instead"
     )
-
-
-def _first(values: list[str] | None) -> str | None:
-    return values[0] if values else None
 
 
 class Presigner:
