@@ -11,6 +11,22 @@ from typing import Any
 from labsearch.demo.catalog import ELN_URL, PAIRED_END
 from labsearch.demo.plan import Experiment, LabPlan, Sample
 
+# Methods by assay and the organism's approvals: true of every experiment of that kind, so the
+# ELN text varies realistically without contradicting the plan.
+METHODS = {
+    "RNA-seq": "Libraries: Illumina Stranded mRNA Prep from 500 ng total RNA (RIN > 8).",
+    "ATAC-seq": "Libraries: Omni-ATAC on 50,000 nuclei, Tn5 30 min at 37 °C (SOP-003).",
+    "scRNA-seq": "Libraries: 10x Chromium 3' v3.1, 8,000 cells targeted per sample (SOP-004).",
+    "WGS": "Libraries: Illumina DNA PCR-Free Prep from 500 ng genomic DNA.",
+    "amplicon-seq": "Libraries: multiplex TRB amplicon PCR from 200 ng PBMC RNA.",
+}
+APPROVALS = {
+    "Mus musculus": "Animal work under licence AL-2025-033; mice housed 12 h light/dark, "
+    "tissue harvested at ZT2-ZT4.",
+    "Homo sapiens": "Human samples under ethics approval IRB-2024-117 with written consent; "
+    "donor ids are pseudonymised.",
+}
+
 
 def _stamp(day: date, hour: int) -> str:
     return f"{day.isoformat()}T{hour:02d}:{(hour * 7) % 60:02d}:00Z"
@@ -42,6 +58,7 @@ def experiment_record(plan: LabPlan, experiment: Experiment, registry_url: str) 
         f"({experiment.lab.organism}; {', '.join(subjects)}): {project.treatment} versus "
         f"{project.control}, collected at {', '.join(project.timepoints)}. "
         f"Samples: {', '.join(experiment.samples)}.",
+        f"Methods: {METHODS[experiment.assay]} {APPROVALS[experiment.lab.organism]}",
         "Sequencing: " + " ".join(sequencing),
         f"Analysis: {project.readout}. Status: {status}. Quilt packages: {', '.join(packages)}.",
     ]
