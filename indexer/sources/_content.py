@@ -155,10 +155,13 @@ def inherited(package_metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {key: package_metadata[key] for key in INHERITED_KEYS if key in package_metadata}
 
 
-def identifiers_of(metadata: Mapping[str, Any]) -> list[str]:
-    """Identifiers named by normalized keys first (exact), then any id-like metadata values."""
-    own = [metadata.get("run_id"), metadata.get("experiment_id"), *metadata.get("samples", [])]
-    return ids.collect([str(i) for i in own if i], ids.from_metadata(metadata))
+def identifiers_of(normalized: Mapping[str, Any]) -> list[str]:
+    """The run id, experiment id and sample ids among normalized keys, exactly as written.
+
+    (Callers add `ids.from_metadata` of the source's own metadata for everything else.)"""
+    own = [normalized.get("run_id"), normalized.get("experiment_id")]
+    own += list(normalized.get("samples") or [])
+    return [str(i) for i in own if i]
 
 
 def merge_summary(asset: Asset, summary: Summary) -> Asset:
