@@ -90,6 +90,13 @@ def test_reference_example_reads_without_issues(scanned) -> None:
         assay = assets[f"{PREFIX}:assay:{table.name}"]
         assert assay.kind == AssetKind.ASSAY and assay.entity == Entity.EXPERIMENT
     assert assets[f"{PREFIX}:assay:a_microarray.txt"].metadata["assay"] == "transcription profiling"
+    microarray = assets[f"{PREFIX}:assay:a_microarray.txt"]
+    assert set(microarray.linked(LinkType.USES_SAMPLE)) == {
+        f"{PREFIX}:sample:NZ_0hrs_Grow_1",
+        f"{PREFIX}:sample:NZ_0hrs_Grow_2",
+    }
+    # an assay is named by its file and study, not by every sample it measured
+    assert "NZ_0hrs_Grow_1" not in microarray.identifiers
     assert assets[f"{PREFIX}:assay:a_proteome.txt"].linked(LinkType.PART_OF) == [
         f"{PREFIX}:study:BII-S-1"
     ]

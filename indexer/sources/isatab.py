@@ -569,7 +569,9 @@ class IsaTabSource:
             title=title,
             text=text,
             metadata=metadata,
-            identifiers=ids.collect([assay["file"], study_id], sample_names),
+            # Not the sample names: they name the samples (linked above), and an assay that
+            # answered to every sample id would pull all its files into "files of sample X".
+            identifiers=ids.collect([assay["file"], study_id]),
             links=links,
             groups=groups,
             source=self.uri,
