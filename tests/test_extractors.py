@@ -469,6 +469,13 @@ def test_unknown_binary_empty_and_missing(tmp_path: Path) -> None:
     assert summary.format == "csv" and summary.errors[0].startswith("cannot read")
 
 
+def test_index_files_are_named_not_read(tmp_path: Path) -> None:
+    bam = files.write_bam(tmp_path / "LIV-0042.bam", sample="LIV-0042", read_group="RG1", reads=5)
+    summary = summarize(Path(f"{bam}.bai"))
+    assert (summary.format, summary.errors) == ("index", [])
+    assert summary.text == "BAM index LIV-0042.bam.bai of LIV-0042.bam."
+
+
 def test_double_extensions() -> None:
     from indexer.extractors.sniff import format_from_name
 

@@ -5,6 +5,10 @@ included) or, when the name says nothing, from the first bytes. Each format has 
 with one `summarize(path)`; none raises on bad content, and this dispatcher is the last guard so
 that one odd file never stops an indexing run: every file yields a Summary, with the reason in
 `errors` when its content could not be read.
+
+`Summary.format` is one of: csv, tsv, parquet, fastq, sam, bam, cram, vcf, fasta, pdf,
+markdown, text, json, tiff, hdf5, h5ad, index (.bai/.tbi/...), gzip (a .gz whose content cannot
+be read), unknown.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from indexer.extractors import (
     fasta,
     fastq,
     hdf5,
+    index_file,
     json_file,
     pdf,
     sniff,
@@ -50,6 +55,7 @@ EXTRACTORS: dict[str, Callable[[Path], Summary]] = {
     "tiff": tiff.summarize,
     "hdf5": hdf5.summarize,
     "h5ad": hdf5.summarize,
+    "index": index_file.summarize,
 }
 
 

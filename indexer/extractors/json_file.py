@@ -91,8 +91,10 @@ def summarize(path: Path) -> Summary:
     if isinstance(value, dict):
         metadata |= {"json_type": "object", "keys": list(value)[:100]}
         for key in NORMALIZED:
-            if isinstance(value.get(key), str | int | float | list):
-                metadata[key] = value[key]
+            field = value.get(key)
+            scalar_list = isinstance(field, list) and all(isinstance(v, str | int) for v in field)
+            if isinstance(field, str | int | float) or scalar_list:
+                metadata[key] = field
         if isinstance(value.get("sample"), str) and "samples" not in metadata:
             metadata["samples"] = [value["sample"]]
         shape = f"JSON object with keys {listing(value, 20)}"
