@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from pathlib import Path
 
@@ -158,3 +160,53 @@ def test_s3_prefix_objects_with_version_ids(s3_bucket, moto_s3, settings, tmp_pa
 def test_s3_missing_bucket_is_a_source_error(moto_s3, settings):
     with pytest.raises(SourceError, match="does not exist"):
         list(S3Source("s3://no-such-bucket-here/x", settings).scan())
+
+
+def test_changed_file_is_summarized_again(lab_dir, settings):
+    sheet = lab_dir / "sheets" / "samples.csv"
+    first, _ = scan(FileSource(sheet.as_uri(), settings))  # a single file is a source too
+    assert set(first) == {f"file://{sheet}"}
+    assert "LIV-0777" not in first[f"file://{sheet}"].identifiers
+    demo.write_csv(sheet, [{"sample_id": "LIV-0777", "tissue": "kidney"}])
+    os.utime(sheet, ns=(sheet.stat().st_atime_ns, sheet.stat().st_mtime_ns + 1_000_000_000))
+    second, _ = scan(FileSource(sheet.as_uri(), settings))
+    assert "LIV-0777" in second[f"file://{sheet}"].identifiers
+
+
+def test_s3_unversioned_bucket_and_cached_versions(moto_s3, settings):
+    s3 = moto_s3.client()
+    s3.create_bucket(Bucket="plain-bucket")
+    s3.put_object(Bucket="plain-bucket", Key="a/samples.csv", Body=b"sample_id\nLIV-0042\n")
+    assets, issues = scan(S3Source("s3://plain-bucket/a", settings))
+    [item] = assets.values()
+    assert issues == [] and item.provenance.version_id is None
+    assert item.metadata["content"]["format"] == "csv" and "LIV-0042" in item.identifiers
+
+
+def test_s3_object_version_is_read_once(s3_bucket, moto_s3, settings):
+    s3 = moto_s3.client()
+    put = s3.put_object(Bucket=s3_bucket, Key="x/samples.csv", Body=b"sample_id\nLIV-0042\n")
+    first, _ = scan(S3Source(f"s3://{s3_bucket}/x/", settings))
+    # A version's bytes never change, so its cached summary stays valid: the second scan does
+    # not download it (shown here by making the download impossible).
+    s3.put_bucket_policy(
+        Bucket=s3_bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{s3_bucket}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    second, issues = scan(S3Source(f"s3://{s3_bucket}/x/", settings))
+    [asset] = second.values()
+    assert issues == [] and asset.errors == []
+    assert asset.provenance.version_id == put["VersionId"]
+    assert asset.content_hash("m") == next(iter(first.values())).content_hash("m")
