@@ -131,8 +131,9 @@ class Answerer:
                 yield Event("token", piece)
         else:
             pieces.append(llm.complete(messages))
+        prompt_text = "\n".join(str(m.content) for m in messages)
         text, citations = self._checked(
-            "".join(pieces), access, packed, base, standalone, message, outcome
+            "".join(pieces), access, packed, base, prompt_text, message, outcome
         )
         final = Answer(
             query=message,
@@ -171,7 +172,7 @@ class Answerer:
         access: Access,
         packed: Sequence[Asset],
         base: Answer,
-        standalone: str,
+        prompt_text: str,
         message: str,
         outcome: Outcome,
     ) -> tuple[str, list[Citation]]:
@@ -197,10 +198,7 @@ class Answerer:
         citations = [self.service.citation(retrieved[asset_id]) for asset_id in check.cited]
         if base.result is not None:
             members = check_members(
-                text,
-                base.result,
-                packed,
-                allowed_mentions=identifiers.query_candidates(f"{message} {standalone}"),
+                text, base.result, packed, known_text=f"{prompt_text}\n{message}"
             )
             if not members.ok:
                 outcome.replaced = True

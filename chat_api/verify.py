@@ -85,17 +85,30 @@ class MemberCheck:
         return not self.missing and not self.added
 
 
+def _tokens(text: str) -> set[str]:
+    """Identifier-like tokens (letters and digits, e.g. RUN-B-001, kidney-atac-2024), lowered.
+
+    Bare numbers (years, instrument models) are not names of items, so they are skipped.
+    """
+    found = set(identifiers.query_candidates(text)) | set(identifiers.from_text(text))
+    return {
+        token.lower()
+        for token in found
+        if any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+    }
+
+
 def check_members(
     text: str,
     result: EntityResult,
     context: Iterable[Asset],
-    allowed_mentions: Iterable[str] = (),
+    known_text: str = "",
 ) -> MemberCheck:
     """Does `text` name every member of `result` and no other item?
 
-    Missing: a member none of whose names appears. Added: an identifier in the text that names a
-    context asset of the result's entity that is not a member, or that names nothing known at all
-    (an invented item). Identifiers of the question and the members' own metadata are allowed.
+    Missing: a member none of whose names appears. Added: an identifier-like token in the text
+    that names a context asset of the result's entity that is not a member, or that appears
+    nowhere in what the model was given (`known_text`: the prompt), i.e. an invented item.
     """
     member_ids = {member.id for member in result.members}
     missing = [
@@ -103,23 +116,21 @@ def check_members(
         for member in result.members
         if not any(_mentions(text, name) for name in _member_names(member))
     ]
-    member_names = {n.lower() for member in result.members for n in _member_names(member)}
-    known = {n.lower() for n in allowed_mentions} | {result.subject.lower()} | member_names
+    member_names = {n for member in result.members for n in _member_names(member)}
+    member_tokens = _tokens(" ".join(member_names))
+    member_tokens |= {n.lower() for n in member_names}
     for member in result.members:
-        known |= {i.lower() for i in identifiers.from_metadata(member.metadata)}
+        member_tokens |= _tokens(" ".join(identifiers.from_metadata(member.metadata)))
+    known = _tokens(known_text) | _tokens(result.subject) | member_tokens
     rivals: set[str] = set()
     for asset in context:
         names = asset_names(asset.id, asset.title, asset.metadata) | set(asset.identifiers)
-        lowered = {n.lower() for n in names}
+        lowered = {n.lower() for n in names} | _tokens(" ".join(names))
         known |= lowered
         same_entity = result.entity is not None and asset.entity == result.entity
         if same_entity and asset.id not in member_ids:
-            rivals |= lowered - member_names
+            rivals |= lowered - member_tokens
     cited = [part for m in _BRACKET.finditer(text) for part in _SEPARATOR.split(m.group(1))]
-    candidates = identifiers.from_text(text) + [part.strip() for part in cited if part.strip()]
-    added = []
-    for candidate in dict.fromkeys(candidates):
-        lowered = candidate.lower()
-        if lowered in rivals or lowered not in known:
-            added.append(candidate)
+    candidates = sorted(_tokens(text)) + [part.strip().lower() for part in cited if part.strip()]
+    added = [c for c in dict.fromkeys(candidates) if c in rivals or c not in known]
     return MemberCheck(missing=missing, added=added)
