@@ -19,7 +19,7 @@ import pytest
 from labsearch.demo.lab import DemoLab, build_demo_lab
 from labsearch.demo.plan import END, MAX_RUNS_PER_SAMPLE, START, plan_lab
 from labsearch.demo.truth import load_truth
-from labsearch.errors import ConfigError
+from labsearch.errors import ConfigError, InvalidRequestError
 
 os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
 os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
@@ -93,11 +93,25 @@ def test_full_size_plan_is_realistic():
     )
 
 
+def test_rebuild_replaces_the_previous_demo(tmp_path: Path):
+    import quilt3
+
+    first = load_truth(build_demo_lab(tmp_path / "lab", seed=1, runs=3).truth)
+    second = build_demo_lab(tmp_path / "lab", seed=2, runs=3)
+    truth = load_truth(second.truth)
+    assert set(first["runs"]).isdisjoint(truth["runs"])
+    assert set(quilt3.list_packages(second.registry_uri)) == set(truth["packages"])
+    on_disk = {f"{ns.name}/{p.name}" for ns in second.registry.glob("lab-*") for p in ns.iterdir()}
+    assert on_disk == set(truth["packages"]), "files of the seed-1 lab were left behind"
+
+
 def test_build_refuses_a_directory_that_is_not_a_demo(tmp_path: Path):
     (tmp_path / "thesis.docx").write_text("precious")
     with pytest.raises(ConfigError, match="not a labsearch demo lab"):
-        build_demo_lab(tmp_path, runs=1)
+        build_demo_lab(tmp_path, runs=2)
     assert (tmp_path / "thesis.docx").read_text() == "precious"
+    with pytest.raises(InvalidRequestError, match="at least 2 sequencing runs"):
+        build_demo_lab(tmp_path / "new", runs=1)
 
 
 # --- the demo lab's handles -----------------------------------------------------------------

@@ -22,7 +22,7 @@ from labsearch.demo.notebook import eln_records, write_eln
 from labsearch.demo.packages import PackageSpec, build_packages, experiment_packages, raw_package
 from labsearch.demo.plan import LabPlan, plan_lab
 from labsearch.demo.truth import USERS, build_truth, write_truth
-from labsearch.errors import ConfigError
+from labsearch.errors import ConfigError, InvalidRequestError
 
 LAYOUT = {
     "registry": "registry",
@@ -92,6 +92,11 @@ def _plain(value: Any) -> Any:
 
 def build_demo_lab(root: Path, *, seed: int = 7, runs: int = 300) -> DemoLab:
     """Write the demo lab under `root` (created; a previous demo there is replaced)."""
+    if runs < len(LABS):
+        raise InvalidRequestError(
+            f"the demo lab needs at least {len(LABS)} sequencing runs (one per lab), got {runs}; "
+            "use --runs 20 for a quick demo or the default 300"
+        )
     started = time.perf_counter()
     root = Path(root).expanduser().resolve()
     _prepare(root)

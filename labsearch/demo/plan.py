@@ -140,7 +140,9 @@ def _draft_experiments(rng: random.Random, target_runs: int) -> list[_Draft]:
         n_runs = rng.choices((1, 2, 3, 4), (0.15, 0.3, 0.3, 0.25))[0]
         if showcase:
             n_runs = 3
-        n_runs = min(n_runs, target_runs - total)
+        # Leave a run for each lab still to come, so tiny builds still have both labs.
+        reserve = max(0, len(LABS) - 1 - len(drafts))
+        n_runs = max(1, min(n_runs, target_runs - total - reserve))
         start = START + timedelta(days=rng.randint(0, (END - START).days - 75))
         run_samples = _run_membership(rng, n_samples, n_runs, showcase)
         run_dates = _run_dates(rng, start, n_runs)
