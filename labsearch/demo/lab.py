@@ -48,7 +48,7 @@ class DemoLab:
     runs: int
     # Well-known ids for docs and tests.
     example_sample: str  # a lab-A sample sequenced on 3+ runs
-    example_sample_b: str  # a lab-B sample sequenced on 2+ runs (alice must not see it)
+    example_sample_b: str  # the lab-B sample on the most runs (alice must not see it)
     example_experiment: str  # a complete lab-A experiment (raw, processed and final packages)
     example_run: str  # a run that used example_sample
     example_instrument: str
