@@ -64,7 +64,12 @@ def _condition(cond: Condition) -> SQL:
         positive = _any_value(cond.field, "eq", cond.value)
         return SQL(f"NOT ({positive.text})", positive.params)
     if cond.op == "in":
-        return join(" OR ", [_any_value(cond.field, "eq", v) for v in cond.value], FALSE)
+        side = value_table(cond.field)
+        if side is None:
+            return join(" OR ", [_any_value(cond.field, "eq", v) for v in cond.value], FALSE)
+        # One subquery for all options, so SQLite reads the side table's index once.
+        options = [value_predicate(SQL(side.value), side.json_type, "eq", v) for v in cond.value]
+        return _in_side_table(side, join(" OR ", options, FALSE))
     return _any_value(cond.field, cond.op, cond.value)
 
 
@@ -118,11 +123,14 @@ def _any_value(field_name: str, op: str, operand: Any) -> SQL:
         kind = SQL(f"(CASE WHEN {column} IS NULL THEN NULL ELSE 'text' END)")
         inner = value_predicate(SQL(column), kind, op, operand)
         return SQL(f"coalesce({inner.text}, 0)", inner.params)
-    inner = value_predicate(SQL(side.value), side.json_type, op, operand)
+    return _in_side_table(side, value_predicate(SQL(side.value), side.json_type, op, operand))
+
+
+def _in_side_table(side: ValueTable, predicate: SQL) -> SQL:
     # `a.pk IN (subquery)` lets SQLite drive the query from the side table's index.
     return SQL(
-        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text} AND {inner.text})",
-        side.where.params + inner.params,
+        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text} AND {predicate.text})",
+        side.where.params + predicate.params,
     )
 
 
