@@ -216,3 +216,31 @@ def test_bad_directories(tmp_path: Path) -> None:
         list(IsaTabSource(f"isatab+file://{tmp_path}/nope", Settings()).scan())
     with pytest.raises(SourceError, match="no i_\\*.txt"):
         list(IsaTabSource(f"isatab+file://{tmp_path}", Settings()).scan())
+
+
+@pytest.mark.slow
+def test_answers_match_assay_tables_end_to_end(settings, embedder) -> None:
+    """Index BII-I-1 through the pipeline, ask, and compare with the tables read here."""
+    from indexer.pipeline import Indexer
+    from labsearch.access import Access
+    from labsearch.stores import open_store
+    from retriever.service import SearchService
+
+    uri = f"isatab+file://{BII}"
+    store = open_store(settings, embedder.dimension)
+    try:
+        report = Indexer(settings, store, embedder, progress=None).index(uri)
+        assert report.failed == 0, report.errors
+        service = SearchService(settings, store, embedder)
+        by_sample: dict[str, set[str]] = defaultdict(set)
+        for name, facts in expected_from_assay_tables(BII).items():
+            for sample in facts["samples"]:
+                by_sample[sample].add(f"{PREFIX}:file:{name}")
+        # one sample of each assay table's naming style
+        for sample in ("C-0.07-aliquot1", "NZ_0hrs_Grow_2", "S-0.2-aliquot8", "C-0.1-aliquot11"):
+            answer = service.answer(f"which files came from sample {sample}?", Access.as_operator())
+            assert answer.result is not None and answer.result.complete, sample
+            assert {m.id for m in answer.result.members} == by_sample[sample], sample
+            assert answer.result.count == len(by_sample[sample])
+    finally:
+        store.close()
