@@ -2,8 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+
+class _Collect(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str, collect_level: int = logging.ERROR) -> Iterator[list[str]]:
+    """Keep a library's own logging of file damage off the console while we read, and collect
+    its messages at `collect_level` and above: the damage is reported once, in
+    Summary.errors, instead of as stray lines during indexing."""
+    logger = logging.getLogger(name)
+    handler = _Collect(collect_level)
+    previous = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = previous
 
 
 def human_size(n: float) -> str:

@@ -29,7 +29,7 @@ def _scalar(value: Any) -> Any:
 def summarize(path: Path) -> Summary:
     import h5py
 
-    summary = Summary(format="hdf5")
+    summary = Summary(format="h5ad" if sniff.format_from_name(path.name) == "h5ad" else "hdf5")
     try:
         with h5py.File(path, "r") as handle:
             is_anndata = _scalar(handle.attrs.get("encoding-type")) == "anndata"
@@ -52,7 +52,9 @@ def summarize(path: Path) -> Summary:
         summary.errors.append(
             f"unreadable HDF5: {path.name}: {exc}; the file is damaged, cut short or not HDF5"
         )
-        summary.text = f"HDF5 file {path.name} (unreadable)"
+        summary.text = (
+            f"{'AnnData' if summary.format == 'h5ad' else 'HDF5'} file {path.name} (unreadable)"
+        )
         return summary
     if is_anndata or sniff.format_from_name(path.name) == "h5ad":
         return _anndata(path, summary)

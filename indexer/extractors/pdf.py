@@ -7,7 +7,7 @@ from typing import Any
 
 from indexer.extractors import chunking
 from indexer.extractors.base import Summary
-from indexer.extractors.common import plural
+from indexer.extractors.common import plural, quiet_logger
 from labsearch import identifiers
 
 MAX_PAGES = 100  # text is read from the first pages only; long theses need no more to be found
@@ -20,10 +20,15 @@ INFO_FIELDS = {
 
 
 def summarize(path: Path) -> Summary:
+    summary = Summary(format="pdf")
+    with quiet_logger("pypdf"):
+        return _summarize(path, summary)
+
+
+def _summarize(path: Path, summary: Summary) -> Summary:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
-    summary = Summary(format="pdf")
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.extractors.base import Summary
-from indexer.extractors.common import listing, plural
+from indexer.extractors.common import listing, plural, quiet_logger
 from labsearch import identifiers
 
 
@@ -35,6 +35,10 @@ def _ome(xml: str) -> dict[str, Any]:
             for size in ("SizeC", "SizeZ", "SizeT"):
                 if size in attrs:
                     found[size.lower().replace("size", "size_")] = int(attrs[size])
+        if tag == "Pixels":  # every image's planes, to notice pages lost to truncation
+            found["planes"] = found.get("planes", 0) + int(attrs.get("SizeC", 1)) * int(
+                attrs.get("SizeZ", 1)
+            ) * int(attrs.get("SizeT", 1))
         elif tag == "Channel":
             found["channels"].append(
                 attrs.get("Name") or attrs.get("Fluor") or attrs.get("ID", "?")
@@ -50,12 +54,22 @@ def _ome(xml: str) -> dict[str, Any]:
     return found
 
 
+def _missing_pixel_bytes(tif: Any, size: int) -> int:
+    """How far the pixel data (strips/tiles of every page) reaches past the end of the file."""
+    end = 0
+    for page in tif.pages:
+        offsets = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        end = max([end, *(o + c for o, c in zip(offsets, counts, strict=False))])
+    return max(0, end - size)
+
+
 def summarize(path: Path) -> Summary:
     import tifffile
 
     summary = Summary(format="tiff")
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_logger("tifffile") as damage, tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             metadata: dict[str, Any] = {
                 "shape": list(series.shape),
@@ -66,11 +80,22 @@ def summarize(path: Path) -> Summary:
                 "ome": bool(tif.is_ome),
             }
             page = tif.pages.first
+            if missing := _missing_pixel_bytes(tif, path.stat().st_size):
+                summary.errors.append(
+                    f"truncated TIFF: {path.name} ends {missing:,} bytes before the end of its "
+                    "pixel data (an interrupted copy?); copy it again from the microscope or store"
+                )
             if tif.is_ome and tif.ome_metadata:
                 try:
                     metadata |= _ome(tif.ome_metadata)
                 except ElementTree.ParseError as exc:
                     summary.errors.append(f"invalid OME-XML in {path.name}: {exc}")
+                planes = metadata.get("planes", 0)
+                if planes > len(tif.pages) and not summary.errors:
+                    summary.errors.append(
+                        f"truncated or damaged TIFF: the OME-XML of {path.name} describes "
+                        f"{planes} planes but only {len(tif.pages)} can be read; copy it again"
+                    )
             else:
                 for tag in ("Software", "ImageDescription", "DateTime"):
                     value = page.tags.get(tag)
@@ -83,6 +108,11 @@ def summarize(path: Path) -> Summary:
         )
         summary.text = f"TIFF image {path.name} (unreadable)"
         return summary
+    if damage and not summary.errors:  # tifffile skips what it cannot read and logs it
+        summary.errors.append(
+            f"damaged TIFF: {path.name}: {damage[0]} (cut short or overwritten?); only the "
+            "readable part was summarized — copy it again"
+        )
     summary.metadata = metadata
     summary.identifiers = identifiers.from_text(str(metadata.get("image_name", "")))
     summary.text = _describe(path, metadata)

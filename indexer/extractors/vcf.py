@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +31,37 @@ def summarize(path: Path) -> Summary:
     if _bgzf_truncated(path):
         summary.errors.append(
             f"truncated VCF: {path.name} lacks the bgzip end-of-file marker (an interrupted "
-            "copy?); "
-            "only the variants before the cut were read — copy the file again"
+            "copy?); only the variants before the cut were read — copy the file again"
         )
+    # We report problems ourselves: keep htslib's messages and pysam's warnings off stderr.
     previous = pysam.set_verbosity(0)
     try:
-        variants = pysam.VariantFile(str(path))
-    except (ValueError, OSError) as exc:
-        summary.errors.append(
-            f"unreadable VCF header in {path.name}: {exc}; the file is damaged or not a VCF/BCF"
-        )
-        summary.text = f"VCF {path.name} (unreadable)"
-        return summary
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metadata = _read(pysam, path, summary)
     finally:
         pysam.set_verbosity(previous)
-    with variants:
+    if metadata is None:
+        summary.text = f"VCF {path.name} (unreadable)"
+        return summary
+    summary.metadata = metadata
+    summary.identifiers = identifiers.collect(metadata["samples"])
+    summary.text = _describe(path, metadata)
+    return summary
+
+
+def _read(pysam: Any, path: Path, summary: Summary) -> dict[str, Any] | None:
+    try:
+        # A truncated file may still have a readable header: open it anyway, the error that
+        # says it is truncated is already in summary.errors.
+        variants = pysam.VariantFile(str(path), ignore_truncation=bool(summary.errors))
+    except (ValueError, OSError) as exc:
+        reason = str(exc).replace(f"b'{path}'", path.name)  # pysam quotes the path as bytes
+        summary.errors.append(
+            f"unreadable VCF header in {path.name}: {reason}; the file is damaged or not a VCF/BCF"
+        )
+        return None
+    try:
         header = variants.header
         metadata: dict[str, Any] = {
             "samples": list(header.samples),
@@ -59,10 +77,10 @@ def summarize(path: Path) -> Summary:
             if record.type == "GENERIC" and record.key in ("reference", "source"):
                 metadata.setdefault(record.key, record.value)
         metadata |= _count(variants, summary, path)
-    summary.metadata = metadata
-    summary.identifiers = identifiers.collect(metadata["samples"])
-    summary.text = _describe(path, metadata)
-    return summary
+    finally:
+        with contextlib.suppress(OSError):  # closing a damaged file reports the damage again
+            variants.close()
+    return metadata
 
 
 def _count(variants: Any, summary: Summary, path: Path) -> dict[str, Any]:
