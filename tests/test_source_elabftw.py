@@ -121,7 +121,9 @@ def elab() -> Iterator[tuple[str, FakeElab]]:
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(elabftw_api_key=SecretStr(API_KEY), **values)
+    """Explicit values, so the caller's environment or labsearch.toml cannot change results."""
+    defaults: dict[str, Any] = {"access_rules": [], "public_sources": []}
+    return Settings(elabftw_api_key=SecretStr(API_KEY), **{**defaults, **values})
 
 
 def scan(uri: str, config: Settings, page_size: int = 2):

@@ -91,7 +91,9 @@ def export(tmp_path: Path) -> Path:
 
 
 def scan(export: Path, settings: Settings | None = None):
-    source = ElnExportSource(f"eln+file://{export}", settings or Settings())
+    # explicit empty rules: the caller's environment or labsearch.toml must not change groups
+    config = settings or Settings(access_rules=[], public_sources=[])
+    source = ElnExportSource(f"eln+file://{export}", config)
     items = list(source.scan())
     assets = {a.id: a for a in items if not isinstance(a, SourceIssue)}
     issues = [i for i in items if isinstance(i, SourceIssue)]
@@ -198,10 +200,11 @@ def test_broken_lines_are_issues_with_line_and_field(export: Path) -> None:
 
 def test_groups_from_rules_when_record_names_none(export: Path) -> None:
     settings = Settings(
+        public_sources=[],
         access_rules=[
             AccessRule(prefix="metabolism", groups=["metab"]),
             AccessRule(prefix="imaging", groups=["imaging"]),
-        ]
+        ],
     )
     assets, _ = scan(export, settings)
     assert assets["eln:lab-export:ELN-101"].groups == ["metabolism-lab"]  # own groups win

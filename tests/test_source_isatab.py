@@ -29,6 +29,7 @@ def shared_dir() -> Path:
 
 BII = shared_dir() / "datasets" / "isatab" / "BII-I-1"
 PREFIX = "isatab:BII-I-1"
+CLEAN = Settings(access_rules=[], public_sources=[])  # no rules from the environment
 
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -66,7 +67,7 @@ def expected_from_assay_tables(directory: Path) -> dict[str, dict[str, set[str]]
 @pytest.fixture(scope="module")
 def scanned() -> tuple[dict[str, Asset], list[SourceIssue]]:
     assert BII.is_dir(), f"ISA-Tab example missing at {BII} (LABSEARCH_SHARED={shared_dir()})"
-    items = list(IsaTabSource(f"isatab+file://{BII}", Settings()).scan())
+    items = list(IsaTabSource(f"isatab+file://{BII}", CLEAN).scan())
     assets = [i for i in items if isinstance(i, Asset)]
     ids = [a.id for a in assets]
     assert len(ids) == len(set(ids)), "asset ids must be unique"
@@ -177,7 +178,8 @@ def test_links_point_at_existing_assets_and_levels(scanned) -> None:
 
 
 def test_groups_from_directory_rule() -> None:
-    settings = Settings(access_rules=[AccessRule(prefix=str(BII.parent), groups=["yeast-lab"])])
+    rules = [AccessRule(prefix=str(BII.parent), groups=["yeast-lab"])]
+    settings = Settings(access_rules=rules, public_sources=[])
     assets = [
         a for a in IsaTabSource(f"isatab+file://{BII}", settings).scan() if isinstance(a, Asset)
     ]
@@ -196,7 +198,7 @@ def test_missing_assay_table_is_an_issue_and_the_rest_goes_on(tmp_path: Path) ->
     (directory / "a_proteome.txt").unlink()
     broken = directory / "a_microarray.txt"
     broken.write_bytes(broken.read_bytes().replace(b"NZ_0hrs_Grow_1", b"NZ_0hrs_Gr\xffw_1", 1))
-    items = list(IsaTabSource(f"isatab+file://{directory}", Settings()).scan())
+    items = list(IsaTabSource(f"isatab+file://{directory}", CLEAN).scan())
     issues = [i for i in items if isinstance(i, SourceIssue)]
     assets = {a.id: a for a in items if isinstance(a, Asset)}
     missing = [i for i in issues if i.location == "a_proteome.txt"]
