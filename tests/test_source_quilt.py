@@ -324,3 +324,9 @@ def test_s3_entries_too_large_or_gone(s3_bucket, moto_s3, settings, run_files):
 def test_missing_bucket_is_a_source_error(moto_s3, settings):
     with pytest.raises(SourceError, match="does not exist"):
         list(QuiltSource("quilt+s3://no-such-bucket-here", settings).scan())
+
+
+def test_bucket_without_quilt_manifests_is_a_source_error(s3_bucket, moto_s3, settings):
+    moto_s3.client().put_object(Bucket=s3_bucket, Key="data/a.csv", Body=b"a\n1\n")
+    with pytest.raises(SourceError, match="not a Quilt registry"):
+        list(QuiltSource(f"quilt+s3://{s3_bucket}", settings).scan())

@@ -186,6 +186,15 @@ class QuiltSource:
                     f"{self.uri}: a Quilt registry is a whole bucket; write quilt+s3://{bucket}"
                 )
             _s3.check_bucket(self._s3(), bucket, self.uri)
+            # An existing bucket that holds no Quilt manifests is almost surely a wrong name;
+            # indexing it "successfully" would delete everything indexed from it before.
+            listed = self._s3().list_objects_v2(Bucket=bucket, Prefix=".quilt/", MaxKeys=1)
+            if not listed.get("KeyCount"):
+                raise SourceError(
+                    f"{self.uri}: bucket {bucket!r} is not a Quilt registry (no .quilt/ "
+                    "manifests); push a package to it with quilt3 first, or index its objects "
+                    f"as plain files with s3://{bucket}/prefix"
+                )
             return
         path = local_path(self.registry)
         if not path.is_dir():
