@@ -83,6 +83,35 @@ def _run_folder(path: Path, instrument: str | None, flowcell: str | None) -> str
     return None
 
 
+def _illumina(headers: list[re.Match[str]], path: Path) -> dict[str, Any]:
+    """Instrument, run, flow cell, lanes, read and index from Illumina read headers."""
+
+    def most_common(field: str) -> str | None:
+        counts = Counter(match[field] for match in headers if match[field])
+        return counts.most_common(1)[0][0] if counts else None
+
+    instrument, run = most_common("instrument"), most_common("run")
+    flowcells = sorted({match["flowcell"] for match in headers})
+    metadata: dict[str, Any] = {"instrument_id": instrument}
+    if model := illumina_model(instrument or ""):
+        metadata["instrument"] = model
+    if run and run.isdigit():
+        metadata["run_number"] = int(run)
+    elif run:
+        metadata["run_id"] = run  # a lab's own run id in the run field
+    metadata["flowcell"] = flowcells[0] if len(flowcells) == 1 else flowcells
+    metadata["lanes"] = sorted({int(match["lane"]) for match in headers})
+    if read := most_common("read"):
+        metadata["read_number"] = int(read)
+    if indexes := sorted({match["index"] for match in headers if match["index"]}):
+        metadata["index_sequences"] = indexes[:10]
+    if "run_id" not in metadata:
+        folder = _run_folder(path, instrument, flowcells[0] if len(flowcells) == 1 else None)
+        if folder:
+            metadata["run_id"] = folder
+    return metadata
+
+
 def summarize(path: Path) -> Summary:
     summary = Summary(format="fastq")
     records, complete, fraction = _records(path, summary)
@@ -101,34 +130,9 @@ def summarize(path: Path) -> Summary:
                 "read_length_max": max(lengths),
                 "read_length_mean": round(sum(lengths) / len(lengths), 1),
             }
-    headers = [ILLUMINA_HEADER.match(header) for header, _ in records]
-    illumina = [match for match in headers if match]
+    illumina = [match for header, _ in records if (match := ILLUMINA_HEADER.match(header))]
     if illumina:
-
-        def most_common(field: str) -> str | None:
-            counts = Counter(match[field] for match in illumina if match[field])
-            return counts.most_common(1)[0][0] if counts else None
-
-        instrument, run = most_common("instrument"), most_common("run")
-        flowcells = sorted({match["flowcell"] for match in illumina})
-        metadata["instrument_id"] = instrument
-        if model := illumina_model(instrument or ""):
-            metadata["instrument"] = model
-        if run and run.isdigit():
-            metadata["run_number"] = int(run)
-        elif run:
-            metadata["run_id"] = run  # a lab's own run id in the run field
-        metadata["flowcell"] = flowcells[0] if len(flowcells) == 1 else flowcells
-        metadata["lanes"] = sorted({int(match["lane"]) for match in illumina})
-        if read := most_common("read"):
-            metadata["read_number"] = int(read)
-        indexes = sorted({match["index"] for match in illumina if match["index"]})
-        if indexes:
-            metadata["index_sequences"] = indexes[:10]
-        if "run_id" not in metadata:
-            folder = _run_folder(path, instrument, flowcells[0] if len(flowcells) == 1 else None)
-            if folder:
-                metadata["run_id"] = folder
+        metadata |= _illumina(illumina, path)
     accessions = sorted({m["accession"] for h, _ in records if (m := SRA_HEADER.match(h))})
     if accessions:
         metadata["run_accession"] = accessions[0] if len(accessions) == 1 else accessions
