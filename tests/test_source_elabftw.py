@@ -44,6 +44,7 @@ class FakeElab:
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     missing_details: set[tuple[str, int]] = field(default_factory=set)
     ignore_offset: bool = False
+    max_limit: int = 1000
 
 
 def make_handler(state: FakeElab) -> type[BaseHTTPRequestHandler]:
@@ -92,7 +93,7 @@ def make_handler(state: FakeElab) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send(200, found[0])
                 return
-            limit = int(query.get("limit", ["15"])[0])
+            limit = min(int(query.get("limit", ["15"])[0]), state.max_limit)
             offset = 0 if state.ignore_offset else int(query.get("offset", ["0"])[0])
             page = entities[offset : offset + limit]
             self._send(200, [{k: v for k, v in e.items() if k in LIST_COLUMNS} for e in page])
@@ -144,8 +145,10 @@ def test_experiments_and_items_with_pagination(elab) -> None:
     assert [(p, q["offset"], q["limit"]) for p, q in listings] == [
         ("/api/v2/experiments", ["0"], ["2"]),
         ("/api/v2/experiments", ["2"], ["2"]),
+        ("/api/v2/experiments", ["3"], ["2"]),  # empty page: the end
         ("/api/v2/items", ["0"], ["2"]),
         ("/api/v2/items", ["2"], ["2"]),
+        ("/api/v2/items", ["3"], ["2"]),
     ]
     # one full read per entity, for links and attachments
     assert sum(1 for p, _ in state.requests if p.count("/") == 4) == 6
@@ -244,6 +247,13 @@ def test_server_ignoring_offset_does_not_loop(elab) -> None:
     state.ignore_offset = True
     assets, _ = scan(uri, settings(), page_size=2)
     assert len(assets) == 4  # first page of each type, then the repeat is noticed
+
+
+def test_server_capping_the_page_size_still_gives_everything(elab) -> None:
+    uri, state = elab
+    state.max_limit = 1  # asked for 2 per page, the server sends 1
+    assets, _ = scan(uri, settings(), page_size=2)
+    assert len(assets) == 6
 
 
 def test_groups_by_team_rule(elab) -> None:

@@ -228,7 +228,7 @@ class ElabFTWSource:
             ) from exc
 
     def _list(self, session: requests.Session, entity_type: str) -> Iterator[dict[str, Any]]:
-        """Every entity of a type, page by page, until a short page ends the listing."""
+        """Every entity of a type, page by page, until an empty page ends the listing."""
         offset = 0
         seen: set[Any] = set()
         while True:
@@ -250,8 +250,10 @@ class ElabFTWSource:
                 if isinstance(entity, dict):
                     seen.add(entity.get("id"))
                 yield entity
-            # A server that ignores `offset` would repeat the first page forever.
-            if len(page) < self.page_size or not new:
+            # Stop at the first empty page rather than a short one: a server or proxy that caps
+            # `limit` lower than asked must not end the listing early. A server that ignores
+            # `offset` would repeat the first page forever, hence the check for new ids.
+            if not page or not new:
                 return
             offset += len(page)
 
