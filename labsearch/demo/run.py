@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from labsearch.demo.lab import DemoLab, build_demo_lab
 from labsearch.settings import Settings, get_settings
 
 console = Console(stderr=True)
@@ -24,20 +26,21 @@ def demo_settings(directory: Path, config: Path) -> Settings:
     return get_settings()
 
 
-def build_or_reuse(directory: Path, *, runs: int, seed: int):
+def build_or_reuse(directory: Path, *, runs: int, seed: int) -> DemoLab:
     """The demo lab for (seed, runs), built once and reused on later runs."""
-    from labsearch.demo.lab import build_demo_lab, load_demo_lab
-
     root = directory / "lab"
     marker = directory / "lab.json"
-    wanted = {"seed": seed, "runs": runs}
-    if marker.is_file() and json.loads(marker.read_text()) == wanted:
-        lab = load_demo_lab(root)
-        if lab is not None:
+    if marker.is_file():
+        saved = json.loads(marker.read_text())
+        if (saved.get("seed"), saved.get("runs")) == (seed, runs) and root.is_dir():
+            fields = {f.name: f.type for f in dataclasses.fields(DemoLab)}
+            lab = DemoLab(**{k: v for k, v in saved.items() if k in fields})
+            for name in ("root", "registry", "eln_export", "files_dir", "config", "truth"):
+                setattr(lab, name, Path(getattr(lab, name)))
             return lab
     console.print(f"building the demo lab ({runs} sequencing runs) in {root} ...")
     lab = build_demo_lab(root, seed=seed, runs=runs)
-    marker.write_text(json.dumps(wanted))
+    marker.write_text(json.dumps(dataclasses.asdict(lab), default=str, indent=2))
     return lab
 
 
