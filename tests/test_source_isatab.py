@@ -83,6 +83,8 @@ def test_reference_example_reads_without_issues(scanned) -> None:
     )
     assert investigation.title.startswith("Growth control of the eukaryote cell")
     assert investigation.metadata["date"] == "2007-04-30"
+    assert investigation.created_at is not None
+    assert investigation.created_at.date().isoformat() == "2007-04-30"
     for study in ("BII-S-1", "BII-S-2"):
         asset = assets[f"{PREFIX}:study:{study}"]
         assert asset.kind == AssetKind.STUDY

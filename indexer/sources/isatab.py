@@ -19,12 +19,13 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from indexer.access import resolve_groups
 from indexer.sources.base import SourceIssue
-from indexer.sources.eln import iso_date, path_from_uri
+from indexer.sources.eln import as_datetime, iso_date, path_from_uri
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity, Link, LinkType, Provenance
@@ -226,6 +227,11 @@ def _data_level(columns: list[str]) -> DataLevel | None:
     if any(c.startswith(("Raw", "Array Data", "Free Induction", "Acquisition")) for c in columns):
         return DataLevel.RAW
     return None
+
+
+def _when(day: str | None) -> datetime | None:
+    """A submission date as the asset's creation time (midnight UTC)."""
+    return as_datetime(date.fromisoformat(day)) if day else None
 
 
 def _add(values: list[str], *new: str) -> None:
@@ -438,6 +444,7 @@ class IsaTabSource:
             metadata=metadata,
             identifiers=ids.collect([self.investigation_id], metadata["studies"], pubmed),
             groups=groups,
+            created_at=_when(day),
             source=self.uri,
             provenance=Provenance(source=self.uri, path=str(path), record_id=self.investigation_id),
         )
@@ -505,6 +512,7 @@ class IsaTabSource:
             ),
             links=[Link(rel=LinkType.PART_OF, target=inv_asset_id)],
             groups=groups,
+            created_at=_when(metadata.get("date")),
             source=self.uri,
             provenance=Provenance(
                 source=self.uri,
