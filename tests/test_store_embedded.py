@@ -70,6 +70,24 @@ def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -
     writer.close()
 
 
+def test_concurrent_searches_and_writes_from_threads(tmp_path: Path) -> None:
+    """FastAPI runs sync endpoints in a thread pool: one store shared by many threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        store.upsert([indexed(make_asset(f"t{i}", text="okapi"), unit(i)) for i in range(20)])
+
+        def work(i: int) -> int:
+            if i % 5 == 0:
+                store.upsert([indexed(make_asset(f"new{i}", text="okapi"), unit(i))])
+            request = SearchRequest(text="okapi", vector=unit(i), k=5)
+            return len(store.search(request, OPERATOR))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert all(n == 5 for n in pool.map(work, range(40)))
+        assert store.info().count == 28
+
+
 def test_reopening_keeps_data(tmp_path: Path) -> None:
     with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
         store.upsert([indexed(make_asset("keep", text="persistent"))])
