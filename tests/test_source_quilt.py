@@ -248,6 +248,9 @@ def test_all_revisions_gives_each_revision_its_own_ids(tmp_path, settings, run_f
     }
     assert every[f"{base}@{old}"].metadata["message"] == "v1"
     assert every[f"{base}@{old}"].metadata["latest"] is False
+    # The package exists since its first push and changed when the latest was pushed.
+    assert every[base].created_at == every[f"{base}@{old}"].updated_at
+    assert every[base].updated_at > every[base].created_at
     old_entry = every[f"{base}@{old}:samplesheet.csv"]
     assert old_entry.linked(LinkType.PART_OF) == [f"{base}@{old}"]
     assert old_entry.provenance.entry_hash != every[f"{base}:samplesheet.csv"].provenance.entry_hash

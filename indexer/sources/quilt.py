@@ -21,6 +21,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,16 @@ def _registry_of(uri: str) -> str:
     return uri[len("quilt+") :].rstrip("/")
 
 
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+@dataclass(frozen=True)
+class Revision:
+    top_hash: str
+    pushed_at: datetime | None
+    is_latest: bool
+
+
 def _timestamp(pointer: str) -> datetime | None:
     return datetime.fromtimestamp(int(pointer), UTC) if pointer.isdigit() else None
 
@@ -210,44 +221,46 @@ class QuiltSource:
             self._s3_client = _s3.client(self.settings)
         return self._s3_client
 
-    def _revisions(self, quilt3: Any, name: str) -> list[tuple[str, datetime | None, bool]]:
-        """(top hash, pushed at, is latest) of the revisions to index, latest first."""
+    def _revisions(self, quilt3: Any, name: str) -> tuple[list[Revision], datetime | None]:
+        """The revisions to index (latest first) and when the package was first pushed.
+
+        quilt3 lists one pointer per push, named by its Unix time, plus "latest"; a top hash
+        pushed twice keeps its first time, which is when that content appeared.
+        """
         pushed: dict[str, datetime | None] = {}
         latest = None
         for pointer, top_hash in quilt3.list_package_versions(name, registry=self._quilt_registry):
             if pointer == "latest":
                 latest = top_hash
                 continue
-            when = _timestamp(pointer)
-            # A hash pushed twice keeps its first timestamp: that is when the content appeared.
-            if top_hash not in pushed or (when and (pushed[top_hash] or when) > when):
+            when, earlier = _timestamp(pointer), pushed.get(top_hash)
+            if top_hash not in pushed or (when and (earlier is None or when < earlier)):
                 pushed[top_hash] = when
-        if latest is None:
+        times = [t for t in pushed.values() if t]
+        created = min(times) if times else None
+        if latest is None:  # no "latest" pointer: the newest push is the latest revision
             if not pushed:
-                return []
-            latest = max(pushed, key=lambda h: pushed[h] or datetime.min.replace(tzinfo=UTC))
-        revisions = [(latest, pushed.get(latest), True)]
+                return [], None
+            latest = max(pushed, key=lambda h: pushed[h] or _EPOCH)
+        revisions = [Revision(latest, pushed.get(latest), True)]
         if self.all_revisions:
-            older = sorted(
-                (h for h in pushed if h != latest),
-                key=lambda h: pushed[h] or datetime.min.replace(tzinfo=UTC),
-                reverse=True,
-            )
-            revisions += [(h, pushed[h], False) for h in older]
-        return revisions
+            older = sorted((h for h in pushed if h != latest), key=lambda h: pushed[h] or _EPOCH)
+            revisions += [Revision(h, pushed[h], False) for h in reversed(older)]
+        return revisions, created
 
     def _package(
         self, quilt3: Any, name: str, cache: SummaryCache, workdir: Path
     ) -> Iterator[Asset | SourceIssue]:
         try:
-            revisions = self._revisions(quilt3, name)
+            revisions, created = self._revisions(quilt3, name)
         except Exception as exc:
             yield SourceIssue(self.uri, name, f"cannot list the package's revisions: {exc}")
             return
         if not revisions:
             yield SourceIssue(self.uri, name, "the package has no revisions (no latest pointer)")
             return
-        for top_hash, pushed_at, is_latest in revisions:
+        for revision in revisions:
+            top_hash = revision.top_hash
             try:
                 package = quilt3.Package.browse(
                     name, registry=self._quilt_registry, top_hash=top_hash
@@ -262,23 +275,21 @@ class QuiltSource:
                     field="manifest",
                 )
                 continue
-            yield from self._revision(
-                name, top_hash, is_latest, pushed_at, header, entries, cache, workdir
-            )
+            yield from self._revision(name, revision, created, header, entries, cache, workdir)
 
     # -- assets ----------------------------------------------------------------------------
 
     def _revision(
         self,
         name: str,
-        top_hash: str,
-        is_latest: bool,
-        pushed_at: datetime | None,
+        revision: Revision,
+        created: datetime | None,
         header: Mapping[str, Any],
         entries: list[tuple[str, Any]],
         cache: SummaryCache,
         workdir: Path,
     ) -> Iterator[Asset | SourceIssue]:
+        top_hash, is_latest = revision.top_hash, revision.is_latest
         user_meta = header.get("user_meta") or {}
         if not isinstance(user_meta, Mapping):
             user_meta = {"user_meta": user_meta}
@@ -331,8 +342,10 @@ class QuiltSource:
                 source=self.uri, registry=self.registry, package=name, top_hash=top_hash
             ),
             groups=groups,
-            created_at=pushed_at,
-            updated_at=pushed_at,
+            # Older revisions were current when pushed; the package itself exists since its
+            # first push and was last changed when its latest revision was pushed.
+            created_at=created if is_latest else revision.pushed_at,
+            updated_at=revision.pushed_at,
         )
         yield package
         for logical_key, entry in entries:
