@@ -248,3 +248,101 @@ def test_answers_match_assay_tables_end_to_end(settings, embedder) -> None:
             assert answer.result.count == len(by_sample[sample])
     finally:
         store.close()
+
+
+def write_small_isatab(directory: Path) -> Path:
+    """A small sequencing investigation exercising what BII-I-1 does not: a BOM, comments, an
+    empty investigation id, unquoted cells, a missing study file, a sample only an assay names,
+    a ragged row and a derived data file present on disk."""
+    directory.mkdir()
+    investigation = [
+        "# written by hand for labsearch tests",
+        "INVESTIGATION",
+        "Investigation Identifier\t",
+        "Investigation Title\tLiver response to drug X",
+        "STUDY",
+        "Study Identifier\tSTUDY-1",
+        "Study Title\tRNA-seq of liver biopsies",
+        "Study Submission Date\t2024-05-02",
+        "Study File Name\ts_study.txt",
+        "STUDY ASSAYS",
+        "Study Assay File Name\ta_seq.txt\ta_missing.txt",
+        "Study Assay Measurement Type\ttranscription profiling\tmetabolite profiling",
+        "Study Assay Technology Type\tnucleotide sequencing\tmass spectrometry",
+        "Study Assay Technology Platform\tNovaSeq 6000\t",
+        "STUDY",
+        "Study Identifier\tSTUDY-2",
+        "Study File Name\ts_gone.txt",
+    ]
+    (directory / "i_investigation.txt").write_text("\ufeff" + "\n".join(investigation) + "\n")
+    study = [
+        "Source Name\tCharacteristics[organism]\tTerm Source REF\tTerm Accession Number\t"
+        "Protocol REF\tSample Name\tCharacteristics[sex]\tFactor Value[treatment]",
+        "donor-1\tHomo sapiens\tNCBITAXON\thttp://purl.obolibrary.org/obo/NCBITaxon_9606\t"
+        "biopsy\tSAMP-1\tfemale\tdrug X",
+        "donor-2\tHomo sapiens\tNCBITAXON\thttp://purl.obolibrary.org/obo/NCBITaxon_9606\t"
+        "biopsy\tSAMP-2\tmale\tvehicle",
+    ]
+    (directory / "s_study.txt").write_text("\n".join(study) + "\n")
+    assay = [
+        "Sample Name\tProtocol REF\tExtract Name\tProtocol REF\tAssay Name\tRaw Data File\t"
+        "Comment[ENA run accession]\tProtocol REF\tDerived Data File",
+        "SAMP-1\tRNA extraction\tEXT-1\tsequencing\tASSAY-1\treads_1.fastq.gz\tERR0000001\t"
+        "quantification\tcounts.tsv",
+        "SAMP-2\tRNA extraction\tEXT-2\tsequencing\tASSAY-2\treads_2.fastq.gz\tERR0000002\t"
+        "quantification\tcounts.tsv",
+        "SAMP-9\tRNA extraction\tEXT-9\tsequencing\tASSAY-9\treads_9.fastq.gz\t\t\t",
+        "SAMP-2\tRNA extraction",
+    ]
+    (directory / "a_seq.txt").write_text("\n".join(assay) + "\n")
+    (directory / "counts.tsv").write_text("gene\tSAMP-1\tSAMP-2\nALB\t1020\t998\nAPOA1\t55\t61\n")
+    return directory
+
+
+def test_small_investigation_edge_cases(tmp_path: Path) -> None:
+    directory = write_small_isatab(tmp_path / "liver")
+    items = list(IsaTabSource(f"isatab+file://{directory}", CLEAN).scan())
+    issues = {(i.location, i.field): i for i in items if isinstance(i, SourceIssue)}
+    assets = {a.id: a for a in items if isinstance(a, Asset)}
+    prefix = "isatab:STUDY-1"  # no investigation id: the first study's id names it
+    assert set(issues) == {
+        ("s_gone.txt", "Study File Name"),
+        ("a_missing.txt", "Study Assay File Name"),
+        ("a_seq.txt", None),
+    }
+    assert "line 5" in issues[("a_seq.txt", None)].reason
+    assert f"{prefix}:investigation:STUDY-1" in assets
+    assert f"{prefix}:study:STUDY-2" in assets  # its table is missing, the study is not
+    sample = assets[f"{prefix}:sample:SAMP-1"]
+    assert sample.metadata["organism"] == "Homo sapiens"  # from the source, via the sample
+    assert sample.metadata["characteristics"]["sex"] == "female"
+    assert sample.metadata["factors"] == {"treatment": "drug X"}
+    assert "donor-1" in sample.identifiers
+    stray = assets[f"{prefix}:sample:SAMP-9"]
+    assert "a_seq.txt" in stray.errors[0]
+    assay = assets[f"{prefix}:assay:a_seq.txt"]
+    assert assay.metadata["instrument"] == "NovaSeq 6000"
+    assert assay.metadata["assay"] == "transcription profiling"
+    assert set(assay.linked(LinkType.USES_SAMPLE)) == {
+        f"{prefix}:sample:SAMP-{n}" for n in (1, 2, 9)
+    }
+    reads = assets[f"{prefix}:file:reads_1.fastq.gz"]
+    assert reads.data_level == DataLevel.RAW
+    assert reads.linked(LinkType.USES_SAMPLE) == [f"{prefix}:sample:SAMP-1"]
+    assert {"EXT-1", "ASSAY-1", "ERR0000001", "SAMP-1"} <= set(reads.identifiers)
+    assert reads.metadata["file_present"] is False and reads.provenance.path is None
+    counts = assets[f"{prefix}:file:counts.tsv"]
+    assert counts.data_level == DataLevel.PROCESSED
+    assert set(counts.linked(LinkType.USES_SAMPLE)) == {
+        f"{prefix}:sample:SAMP-1",
+        f"{prefix}:sample:SAMP-2",
+    }
+    assert set(counts.linked(LinkType.DERIVED_FROM)) == {
+        f"{prefix}:file:reads_1.fastq.gz",
+        f"{prefix}:file:reads_2.fastq.gz",
+    }
+    assert counts.provenance.path == str(directory / "counts.tsv")
+    assert counts.metadata["content"]["format"] in ("csv", "tsv")  # the content summary
+    for asset in assets.values():
+        for link in asset.links:
+            assert link.target in assets, f"{asset.id} -> {link.target}"

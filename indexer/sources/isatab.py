@@ -229,6 +229,17 @@ def _data_level(columns: list[str]) -> DataLevel | None:
     return None
 
 
+def _sample_entry(study_id: str | None = None, only_in_assay: str | None = None) -> dict[str, Any]:
+    """What is known of a sample while the tables are read."""
+    return {
+        "studies": [study_id] if study_id else [],
+        "sources": [],
+        "characteristics": {},
+        "factors": {},
+        "only_in_assay": only_in_assay,
+    }
+
+
 def _when(day: str | None) -> datetime | None:
     """A submission date as the asset's creation time (midnight UTC)."""
     return as_datetime(date.fromisoformat(day)) if day else None
@@ -303,6 +314,10 @@ class IsaTabSource:
                 assay_ids.append(assay["file"])
                 yield self._assay_asset(assay, table, study_id, groups, samples)
                 self._collect_files(table, assay["file"], study_id, files)
+                for row in table.rows:  # every sample an assay names gets an asset to link to
+                    for name in row.values("Sample Name"):
+                        if name not in samples:
+                            samples[name] = _sample_entry(study_id, only_in_assay=assay["file"])
             yield self._study_asset(study, study_id, inv_asset_id, assay_ids, groups, samples)
 
         for name, sample in samples.items():
@@ -365,10 +380,7 @@ class IsaTabSource:
                     source_attrs.update(node.attributes)
                 if node.column != "Sample Name" or not node.value:
                     continue
-                sample = samples.setdefault(
-                    node.value,
-                    {"studies": [], "sources": [], "characteristics": {}, "factors": {}},
-                )
+                sample = samples.setdefault(node.value, _sample_entry())
                 _add(sample["studies"], study_id)
                 _add(sample["sources"], *source_names)
                 sample["characteristics"].update(
@@ -391,7 +403,7 @@ class IsaTabSource:
                 value
                 for node in row.nodes
                 for key, value in node.attributes.items()
-                if key.startswith("Comment[") and "Accession" in key
+                if key.startswith("Comment[") and "accession" in key.lower()
             ]
             raw_files = [
                 n.value for n in row.nodes if is_file_column(n.column) and "Derived" not in n.column
@@ -604,7 +616,12 @@ class IsaTabSource:
             metadata["organism"] = characteristics["organism"]
         metadata = {k: v for k, v in metadata.items() if v not in ([], {}, "", None)}
         described = [f"{k}: {v}" for k, v in {**characteristics, **factors}.items()]
-        errors = [] if sample["studies"] else ["named in an assay table but in no study table"]
+        errors = []
+        if sample.get("only_in_assay"):
+            errors.append(
+                f"named in assay table {sample['only_in_assay']} but in no study table; add it "
+                "to the study table so its characteristics are known"
+            )
         return Asset(
             id=self.asset_id("sample", name),
             kind=AssetKind.SAMPLE,
@@ -630,10 +647,6 @@ class IsaTabSource:
         groups: list[str],
         helpers: tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None,
     ) -> Iterator[Asset]:
-        for name in record.samples:  # a sample only an assay names still gets an asset
-            if name not in samples:
-                samples[name] = {"studies": [], "sources": [], "characteristics": {}, "factors": {}}
-                yield self._sample_asset(name, samples[name], groups)
         path = self.directory / record.name
         exists = path.is_file()
         organisms = {
