@@ -64,7 +64,13 @@ def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -
     assert ids(reader.search(SearchRequest(text="capybara", mode=SearchMode.BM25), OPERATOR)) == [
         "w1"
     ]
-    writer.delete(["w1"])
+    writer.upsert([indexed(make_asset("w2", text="tapir"), unit(1))])
+    # Replacing an asset's vector must not leave the old one behind in the reader's cache.
+    writer.upsert([indexed(make_asset("w1", text="capybara"), unit(3))])
+    hits = reader.search(SearchRequest(vector=unit(3), mode=SearchMode.DENSE), OPERATOR)
+    assert ids(hits) == ["w1", "w2"]
+    assert hits[0].score == pytest.approx(1.0)
+    writer.delete(["w1", "w2"])
     assert reader.search(dense, OPERATOR) == []
     reader.close()
     writer.close()

@@ -61,7 +61,7 @@ from labsearch.stores.sql_filters import (
 )
 
 DB_NAME = "labsearch.sqlite3"
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
 _MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
 _CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
@@ -69,7 +69,7 @@ _CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assets (
-    pk INTEGER PRIMARY KEY,
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the vector cache relies on it
     id TEXT NOT NULL UNIQUE,
     source TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -215,8 +215,6 @@ class EmbeddedStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            finally:
-                self._vectors = None
 
     # ------------------------------------------------------------------ writes
 
@@ -512,21 +510,38 @@ class EmbeddedStore:
         ]
 
     def _current_vectors(self, conn: sqlite3.Connection) -> _Vectors:
-        """The vector matrix for the snapshot of the current read transaction."""
+        """The vector matrix for the snapshot of the current read transaction.
+
+        After another writer committed, only what changed is read: primary keys only grow
+        (AUTOINCREMENT, and a replaced asset gets a new key), so rows above the cached maximum
+        are new and cached keys that are gone were deleted. A server answering queries while
+        `labsearch index` commits batch after batch thus never re-reads the whole matrix.
+        """
         (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         generation = int(generation)
-        if self._vectors is None or self._vectors.generation != generation:
-            rowids, blobs = [], []
-            for rowid, blob in conn.execute("SELECT pk, vector FROM bodies ORDER BY pk"):
-                rowids.append(rowid)
-                blobs.append(blob)
-            # A copy: BLAS runs several times slower on the read-only buffer frombuffer gives.
-            matrix = (
-                np.frombuffer(b"".join(blobs), dtype=np.float32)
-                .reshape(len(blobs), self.dimension)
-                .copy()
+        cached = self._vectors
+        if cached is not None and cached.generation == generation:
+            return cached
+        last = int(cached.rowids[-1]) if cached is not None and len(cached.rowids) else 0
+        new_rowids, blobs = [], []
+        sql = "SELECT pk, vector FROM bodies WHERE pk > ? ORDER BY pk"
+        for rowid, blob in conn.execute(sql, (last if cached is not None else -1,)):
+            new_rowids.append(rowid)
+            blobs.append(blob)
+        new_matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
+            len(blobs), self.dimension
+        )
+        if cached is None:
+            rowids, matrix = np.asarray(new_rowids, dtype=np.int64), new_matrix.copy()
+        else:
+            present = np.fromiter(
+                (r for (r,) in conn.execute("SELECT pk FROM bodies WHERE pk <= ?", (last,))),
+                dtype=np.int64,
             )
-            self._vectors = _Vectors(generation, np.asarray(rowids, dtype=np.int64), matrix)
+            keep = np.isin(cached.rowids, present, assume_unique=True)
+            rowids = np.concatenate([cached.rowids[keep], np.asarray(new_rowids, dtype=np.int64)])
+            matrix = np.concatenate([cached.matrix[keep], new_matrix])  # a fresh, writable copy
+        self._vectors = _Vectors(generation, rowids, matrix)
         return self._vectors
 
     @staticmethod
