@@ -157,6 +157,9 @@ def test_local_registry_packages_entries_and_conventions(local_registry, setting
     assert fastq.provenance.physical_key == str(entry.physical_key)
     assert fastq.metadata["sample"] == "LIV-0042"  # entry metadata verbatim
     assert fastq.metadata["run_id"] == RUN_ID and fastq.metadata["experiment_id"] == "ELN-123"
+    # Its own sample, not every sample of the run; the package's stay in package_samples.
+    assert fastq.metadata["samples"] == ["LIV-0042"] and "LIV-0043" not in fastq.identifiers
+    assert fastq.metadata["package_samples"] == ["LIV-0042", "LIV-0043"]
     assert {"LIV-0042", RUN_ID, "ELN-123", "LIV-0042_S1_L001_R1_001.fastq.gz"} <= set(
         fastq.identifiers
     )

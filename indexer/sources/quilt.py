@@ -400,6 +400,15 @@ class QuiltSource:
         entry_hash = entry.hash or {}
         name = package.provenance.package or ""
         base = logical_key.rsplit("/", 1)[-1]
+        content = self._content(physical, entry, base, cache, workdir)
+        own = normalize(user_meta)
+        # An entry inherits its package's run, experiment and samples, except that samples the
+        # entry itself names (its metadata, else its content: BAM read groups, a FASTQ's file
+        # name) are more exact: "files of sample X" must not list the FASTQ of sample Y.
+        if "samples" not in own and content.summary is not None:
+            from_content = normalize(content.summary.metadata).get("samples")
+            if from_content:
+                own["samples"] = from_content
         metadata: dict[str, Any] = {
             "package": name,
             "logical_key": logical_key,
@@ -408,8 +417,10 @@ class QuiltSource:
             "hash_type": entry_hash.get("type"),
             **inherited(package_normalized),
             **user_meta,
-            **normalize(user_meta),
+            **own,
         }
+        if own.get("samples") and own["samples"] != package_normalized.get("samples", []):
+            metadata["package_samples"] = package_normalized["samples"]
         provenance = Provenance(
             source=self.uri,
             registry=self.registry,
@@ -447,7 +458,7 @@ class QuiltSource:
             created_at=package.created_at,
             updated_at=package.updated_at,
         )
-        yield from with_content(asset, self._content(physical, entry, base, cache, workdir))
+        yield from with_content(asset, content)
 
     def _content(
         self, physical: Any, entry: Any, name: str, cache: SummaryCache, workdir: Path
