@@ -195,6 +195,8 @@ def _describe_validation(error: ValidationError) -> tuple[str, str]:
         where = ".".join(str(part) for part in item["loc"]) or "(record)"
         fields.append(where)
         reasons.append(f"{where}: {item['msg']}")
+    if len(reasons) == 1:  # the field is named once, by the issue itself
+        return fields[0], error.errors()[0]["msg"]
     return ", ".join(dict.fromkeys(fields)), "; ".join(reasons)
 
 
