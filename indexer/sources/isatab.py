@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -328,8 +328,8 @@ class IsaTabSource:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _table(self, name: str, field_name: str) -> Iterator[SourceIssue]:
-        """Read a study/assay table, yielding issues; returns the Table or None (generator)."""
+    def _table(self, name: str, field_name: str) -> Generator[SourceIssue, None, Table | None]:
+        """Read a study/assay table, yielding its issues; `yield from` gives the Table or None."""
         path = self.directory / name
         if not path.is_file():
             yield SourceIssue(
