@@ -41,7 +41,7 @@ from labsearch import filters as grammar
 from labsearch.access import Access
 from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
 from labsearch.schema import Asset
-from labsearch.stores import fts_query
+from labsearch.stores import fts_query, fusion
 from labsearch.stores.protocol import (
     IndexedAsset,
     IndexInfo,
@@ -633,21 +633,23 @@ def _visibility(access: Access) -> SQL:
 def _fuse(
     bm25: list[_Ranked], dense: list[_Ranked], mode: SearchMode, request: SearchRequest
 ) -> list[tuple[_Ranked, int | None, int | None]]:
-    """Ranked hits with their 1-based BM25 and dense ranks. Hybrid: weighted reciprocal-rank
-    fusion, score = sum over sides of weight / (rrf_k + rank)."""
+    """Ranked hits with their 1-based BM25 and dense ranks. Hybrid fuses the two lists with
+    labsearch.stores.fusion (weighted reciprocal-rank fusion unless the settings name another
+    method), the same functions the OpenSearch store and eval/ use."""
     bm25_ranks = {r.rowid: i for i, r in enumerate(bm25, 1)}
     dense_ranks = {r.rowid: i for i, r in enumerate(dense, 1)}
     if mode is SearchMode.BM25:
         return [(r, bm25_ranks[r.rowid], None) for r in bm25]
     if mode is SearchMode.DENSE:
         return [(r, None, dense_ranks[r.rowid]) for r in dense]
-    fusion = request.fusion
-    fused: dict[int, float] = {}
-    for ranks, weight in ((bm25_ranks, fusion.bm25_weight), (dense_ranks, fusion.dense_weight)):
-        for rowid, rank in ranks.items():
-            fused[rowid] = fused.get(rowid, 0.0) + weight / (fusion.rrf_k + rank)
-    order = sorted(fused, key=lambda rowid: (-fused[rowid], rowid))
-    return [(_Ranked(r, fused[r]), bm25_ranks.get(r), dense_ranks.get(r)) for r in order]
+    settings = request.fusion
+    fused = fusion.fuse(
+        [[(r.rowid, r.score) for r in bm25], [(r.rowid, r.score) for r in dense]],
+        [settings.bm25_weight, settings.dense_weight],
+        method=getattr(settings, "method", "rrf"),
+        rrf_k=settings.rrf_k,
+    )
+    return [(_Ranked(r, s), bm25_ranks.get(r), dense_ranks.get(r)) for r, s in fused]
 
 
 def _docs(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Asset]:
