@@ -43,6 +43,7 @@ class FakeElab:
     entities: dict[str, list[dict[str, Any]]]
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     missing_details: set[tuple[str, int]] = field(default_factory=set)
+    forbidden_details: set[tuple[str, int]] = field(default_factory=set)
     ignore_offset: bool = False
     max_limit: int = 1000
 
@@ -85,6 +86,12 @@ def make_handler(state: FakeElab) -> type[BaseHTTPRequestHandler]:
             if len(parts) == 4:
                 entity_id = int(parts[3])
                 found = [e for e in entities if e["id"] == entity_id]
+                if (parts[2], entity_id) in state.forbidden_details:
+                    self._send(
+                        403,
+                        {"code": "403", "message": "Forbidden", "description": "Insufficient"},
+                    )
+                    return
                 if not found or (parts[2], entity_id) in state.missing_details:
                     self._send(
                         404,
@@ -240,6 +247,16 @@ def test_failed_full_read_gives_issue_and_listing_asset(elab) -> None:
     item = assets[f"elabftw:{host}:items:2"]
     assert item.title == "LIV-0002" and "HTTP 404" in item.errors[0]
     assert any(i.location == "/api/v2/items/2" and "404" in i.reason for i in issues)
+
+
+def test_forbidden_entry_is_an_issue_not_the_end(elab) -> None:
+    uri, state = elab
+    state.forbidden_details.add(("experiments", 2))
+    assets, issues = scan(uri, settings())
+    host = uri.removeprefix("elabftw+http://")
+    assert len(assets) == 6
+    assert "HTTP 403" in assets[f"elabftw:{host}:experiments:2"].errors[0]
+    assert any(i.location == "/api/v2/experiments/2" and "403" in i.reason for i in issues)
 
 
 def test_server_ignoring_offset_does_not_loop(elab) -> None:

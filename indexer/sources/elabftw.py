@@ -186,7 +186,14 @@ class ElabFTWSource:
         session.verify = self.settings.elabftw_verify_tls
         return session
 
-    def _get(self, session: requests.Session, path: str, params: dict[str, Any] | None = None):
+    def _get(
+        self,
+        session: requests.Session,
+        path: str,
+        params: dict[str, Any] | None = None,
+        fatal: tuple[int, ...] = (401, 403),
+    ) -> requests.Response:
+        """GET an API path; `fatal` statuses (a refused key) end the scan with a SourceError."""
         url = f"{self.api_url}/{path}"
         try:
             response = session.get(url, params=params, timeout=TIMEOUT_SECONDS)
@@ -198,7 +205,7 @@ class ElabFTWSource:
             ) from exc
         except requests.RequestException as exc:
             raise SourceError(f"{self.uri}: cannot reach eLabFTW at {url}: {exc}") from exc
-        if response.status_code in (401, 403):
+        if response.status_code in fatal:
             raise SourceError(
                 f"{self.uri}: eLabFTW refused the API key ({response.status_code}: "
                 f"{self._error_text(response)}); set LABSEARCH_ELABFTW_API_KEY to a valid key "
@@ -277,7 +284,8 @@ class ElabFTWSource:
         location = f"/api/v2/{entity_type}/{listed['id']}"
         data = dict(listed)
         errors: list[str] = []
-        response = self._get(session, f"{entity_type}/{listed['id']}")
+        # 403 on one entry (its permissions changed since the listing) skips only its details
+        response = self._get(session, f"{entity_type}/{listed['id']}", fatal=(401,))
         if response.status_code == 200 and isinstance(full := self._json(response, location), dict):
             data.update(full)
         else:
