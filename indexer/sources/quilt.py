@@ -419,8 +419,9 @@ class QuiltSource:
             **user_meta,
             **own,
         }
-        if own.get("samples") and own["samples"] != package_normalized.get("samples", []):
-            metadata["package_samples"] = package_normalized["samples"]
+        package_samples = package_normalized.get("samples")
+        if package_samples and own.get("samples") and own["samples"] != package_samples:
+            metadata["package_samples"] = package_samples
         provenance = Provenance(
             source=self.uri,
             registry=self.registry,
