@@ -1,0 +1,54 @@
+"""The complete answer to a list question: a sortable table, its count, a completeness badge and
+a CSV download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui.format import KEY_METADATA, label, value_text
+
+# Columns after the title, when any member has them; the rest of the metadata stays in details.
+COLUMNS = ["run_id", "samples", "sample", "instrument", "date", "experiment_id", "project"]
+
+
+def table(result: dict[str, Any]) -> pd.DataFrame:
+    members = result.get("members") or []
+    present = [c for c in COLUMNS if any(c in (m.get("metadata") or {}) for m in members)]
+    rows = []
+    for member in members:
+        metadata = member.get("metadata") or {}
+        row = {"Title": member["title"], "Kind": label(member.get("kind"))}
+        for column in present:
+            value = metadata.get(column)
+            row[KEY_METADATA.get(column, column)] = None if value is None else value_text(value)
+        row["Id"] = member["id"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render(result: dict[str, Any], key: str) -> None:
+    entity = label(result.get("entity")) or "item"
+    count = result["count"]
+    noun = entity if count == 1 else f"{entity}s"
+    badge = (
+        ":green-badge[:material/check: complete result]"
+        if result.get("complete")
+        else f":orange-badge[partial: {len(result.get('members') or [])} of {count} shown]"
+    )
+    st.markdown(f"**{count} {noun}** for `{result.get('subject', '')}` &nbsp; {badge}")
+    frame = table(result)
+    if frame.empty:
+        st.info(f"No {noun} match `{result.get('subject', '')}` among the data you may see.")
+        return
+    # st.dataframe sorts by any column on a header click.
+    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=f"{result.get('question_type', 'result')}-{result.get('subject', '')}.csv",
+        mime="text/csv",
+        key=f"csv-{key}",
+    )
