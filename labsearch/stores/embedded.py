@@ -19,9 +19,9 @@ Layout (`<directory>/labsearch.sqlite3`):
                                                      filters and facets on any key use an index
     fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid
 
-The vector cache is keyed by the `generation` counter in `meta`, which every write transaction
-increments, so a server notices data committed by another process (`labsearch index`) on its
-next query.
+The vector cache (vectors.py) follows the `generation` counter in `meta`, which every write
+transaction increments, so a server notices data committed by another process
+(`labsearch index`) on its next query.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from labsearch.stores.sql_filters import (
     join,
     value_table,
 )
+from labsearch.stores.vectors import VectorCache
 
 DB_NAME = "labsearch.sqlite3"
 SCHEMA_VERSION = "5"
@@ -110,16 +111,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 
 
 @dataclass
-class _Vectors:
-    """The in-memory copy of all vectors, valid for one write generation."""
-
-    generation: int
-    rowids: np.ndarray  # sorted int64
-    matrix: np.ndarray  # float32, one unit-length row per rowid
-    group_masks: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-@dataclass
 class _Ranked:
     rowid: int
     score: float
@@ -137,7 +128,7 @@ class EmbeddedStore:
         self._conn = connection
         # One connection shared by FastAPI's worker threads; the lock serialises its use.
         self._lock = threading.RLock()
-        self._vectors: _Vectors | None = None
+        self._vectors = VectorCache(dimension)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,7 +174,7 @@ class EmbeddedStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-            self._vectors = None
+            self._vectors.clear()
 
     def __enter__(self) -> EmbeddedStore:
         return self
@@ -473,105 +464,20 @@ class EmbeddedStore:
         access: Access,
         depth: int,
     ) -> list[_Ranked]:
-        vectors = self._current_vectors(conn)
-        if not len(vectors.rowids):
+        """Exact nearest neighbours among the rows `access` may see and the filter selects."""
+        snapshot = self._vectors.current(conn)
+        if not len(snapshot.rowids):
             return []
-        mask = None if access.operator else self._group_mask(conn, vectors, access.groups)
+        mask = None if access.operator else snapshot.group_mask(conn, access.groups)
         if node is not None:
             where = compile_filter(node)
-            selected = [
-                r
-                for (r,) in conn.execute(
-                    f"SELECT a.pk FROM assets a WHERE {where.text}", where.params
-                )
-            ]
-            filtered = np.zeros(len(vectors.rowids), dtype=bool)
-            filtered[np.searchsorted(vectors.rowids, np.asarray(selected, dtype=np.int64))] = True
-            mask = filtered if mask is None else mask & filtered
-        if mask is None:
-            positions = None
-            scores = _dot(vectors.matrix, query)
-        else:
-            positions = np.flatnonzero(mask)
-            if not len(positions):
-                return []
-            # Scoring every row and then masking is cheaper than gathering a large subset.
-            if len(positions) * 4 > len(mask):
-                scores = _dot(vectors.matrix, query)[positions]
-            else:
-                scores = _dot(vectors.matrix[positions], query)
-        n = min(depth, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position (stable)
-        chosen = top if positions is None else positions[top]
-        return [
-            _Ranked(int(vectors.rowids[i]), float(s))
-            for i, s in zip(chosen, scores[top], strict=True)
-        ]
-
-    def _current_vectors(self, conn: sqlite3.Connection) -> _Vectors:
-        """The vector matrix for the snapshot of the current read transaction.
-
-        After another writer committed, only what changed is read: primary keys only grow
-        (AUTOINCREMENT, and a replaced asset gets a new key), so rows above the cached maximum
-        are new and cached keys that are gone were deleted. A server answering queries while
-        `labsearch index` commits batch after batch thus never re-reads the whole matrix.
-        """
-        (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = int(generation)
-        cached = self._vectors
-        if cached is not None and cached.generation == generation:
-            return cached
-        last = int(cached.rowids[-1]) if cached is not None and len(cached.rowids) else 0
-        new_rowids, blobs = [], []
-        sql = "SELECT pk, vector FROM bodies WHERE pk > ? ORDER BY pk"
-        for rowid, blob in conn.execute(sql, (last if cached is not None else -1,)):
-            new_rowids.append(rowid)
-            blobs.append(blob)
-        new_matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
-            len(blobs), self.dimension
-        )
-        if cached is None:
-            rowids, matrix = np.asarray(new_rowids, dtype=np.int64), new_matrix.copy()
-        else:
-            present = np.fromiter(
-                (r for (r,) in conn.execute("SELECT pk FROM bodies WHERE pk <= ?", (last,))),
-                dtype=np.int64,
-            )
-            keep = np.isin(cached.rowids, present, assume_unique=True)
-            rowids = np.concatenate([cached.rowids[keep], np.asarray(new_rowids, dtype=np.int64)])
-            matrix = np.concatenate([cached.matrix[keep], new_matrix])  # a fresh, writable copy
-        self._vectors = _Vectors(generation, rowids, matrix)
-        return self._vectors
-
-    @staticmethod
-    def _group_mask(conn: sqlite3.Connection, vectors: _Vectors, groups: frozenset[str]):
-        mask = np.zeros(len(vectors.rowids), dtype=bool)
-        for group in groups:
-            cached = vectors.group_masks.get(group)
-            if cached is None:
-                members = [
-                    r
-                    for (r,) in conn.execute(
-                        "SELECT asset FROM asset_groups WHERE grp = ?", (group,)
-                    )
-                ]
-                cached = np.zeros(len(vectors.rowids), dtype=bool)
-                cached[np.searchsorted(vectors.rowids, np.asarray(members, dtype=np.int64))] = True
-                vectors.group_masks[group] = cached
-            mask |= cached
-        return mask
+            rows = conn.execute(f"SELECT a.pk FROM assets a WHERE {where.text}", where.params)
+            selected = snapshot.mask_of(r for (r,) in rows)
+            mask = selected if mask is None else mask & selected
+        return [_Ranked(rowid, score) for rowid, score in snapshot.top(query, mask, depth)]
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Cosine scores of unit rows. einsum, not `@`: `@` goes to multi-threaded BLAS, whose
-    threads spin against each other and against concurrent requests on a busy machine (measured
-    3-6x slower wall time on 2 shared cores); einsum's single-threaded SIMD loop costs the same
-    CPU and no contention."""
-    return np.einsum("ij,j->i", matrix, query)
 
 
 def _configure(connection: sqlite3.Connection) -> None:
