@@ -221,6 +221,15 @@ def test_scan_is_deterministic(export: Path) -> None:
     }
 
 
+def test_windows_export_with_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "win.jsonl"
+    lines = [json.dumps(record) for record in GOOD[:2]]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    assets, issues = scan(path)
+    assert issues == []
+    assert sorted(assets) == ["eln:win:ELN-101", "eln:win:LIV-0001"]
+
+
 def test_missing_file_and_bad_uri(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no ELN export"):
         list(ElnExportSource(f"eln+file://{tmp_path}/missing.jsonl", Settings()).scan())

@@ -251,7 +251,9 @@ class ElnExportSource:
                 continue
             location = f"line {number}"
             try:
-                text = raw.decode("utf-8")
+                # Windows exports may start with a byte order mark and end lines with CRLF
+                # (JSON treats the CR as whitespace).
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield SourceIssue(
                     self.uri,
