@@ -165,11 +165,14 @@ def identifiers_of(normalized: Mapping[str, Any]) -> list[str]:
 
 
 def merge_summary(asset: Asset, summary: Summary) -> Asset:
-    """Fold a content summary into an asset (see module docstring of indexer.sources)."""
+    """Fold a content summary into an asset: its text appended, its metadata under
+    `metadata["content"]` and its normalized keys where the asset has none, its identifiers
+    added and its errors copied."""
+    found = normalize(summary.metadata)
     metadata = dict(asset.metadata)
     metadata["content"] = {"format": summary.format, **summary.metadata}
     metadata.setdefault("format", summary.format)
-    for key, value in normalize(summary.metadata).items():
+    for key, value in found.items():
         metadata.setdefault(key, value)
     text = "\n".join(part for part in (asset.text, summary.text) if part)
     return asset.model_copy(
@@ -177,7 +180,7 @@ def merge_summary(asset: Asset, summary: Summary) -> Asset:
             "metadata": metadata,
             "text": text,
             "identifiers": ids.collect(
-                asset.identifiers, summary.identifiers, identifiers_of(normalize(summary.metadata))
+                asset.identifiers, summary.identifiers, identifiers_of(found)
             ),
             "errors": list(dict.fromkeys([*asset.errors, *summary.errors])),
         }
