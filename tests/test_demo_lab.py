@@ -316,6 +316,7 @@ def test_eln_samples_match_truth(truth: dict, eln: dict[str, dict]):
             run = truth["runs"][run_id]
             assert sample_id in run["samples"]
             assert run["package"] in expected["raw_packages"]
+            assert run["package"] in expected["files"], "each run has the sample's FASTQs"
     # The inverse: every sample of every run lists that run.
     for run_id, run in truth["runs"].items():
         for sample_id in run["samples"]:

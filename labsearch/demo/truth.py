@@ -103,6 +103,7 @@ def build_truth(
                 "subject": sample.subject,
                 "runs": list(sample.runs),
                 "raw_packages": [plan.runs[r].package for r in sample.runs],
+                "files": _sample_files(sample.id, specs),
             }
             for sample in plan.samples.values()
         },
@@ -127,6 +128,20 @@ def build_truth(
         ],
         "well_known": well_known,
     }
+
+
+def _sample_files(sample_id: str, specs: dict[str, PackageSpec]) -> dict[str, list[str]]:
+    """Entries named after the sample (its FASTQs and BAM), per package. Shared files such as
+    sample sheets and count tables mention the sample too but are not *its* files."""
+    found: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        if sample_id not in spec.metadata["samples"]:
+            continue
+        own = (f"{sample_id}_", f"{sample_id}.")  # LIV-0042_S1_L001_R1_001.fastq.gz, LIV-0042.bam
+        keys = [k for k in sorted(spec.entries) if k.rsplit("/", 1)[-1].startswith(own)]
+        if keys:
+            found[name] = keys
+    return found
 
 
 def write_truth(path: Path, truth: dict[str, Any]) -> Path:
