@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -38,6 +39,7 @@ ENTITY_TYPES = ("experiments", "items")
 # Resource categories that hold samples (eLabFTW resources are also instruments, reagents...).
 _SAMPLE_CATEGORY = re.compile(r"sample|specimen|strain|cell line|biopsy|tissue", re.IGNORECASE)
 TIMEOUT_SECONDS = 30
+FULL_READ_WORKERS = 4
 
 
 class ElabLink(BaseModel):
@@ -234,7 +236,7 @@ class ElabFTWSource:
                 f"{self.base_url} an eLabFTW server?"
             ) from exc
 
-    def _list(self, session: requests.Session, entity_type: str) -> Iterator[dict[str, Any]]:
+    def _pages(self, session: requests.Session, entity_type: str) -> Iterator[list[Any]]:
         """Every entity of a type, page by page, until an empty page ends the listing."""
         offset = 0
         seen: set[Any] = set()
@@ -253,10 +255,9 @@ class ElabFTWSource:
                     "expected a list of entities (eLabFTW API v2)"
                 )
             new = [e for e in page if not (isinstance(e, dict) and e.get("id") in seen)]
-            for entity in new:
-                if isinstance(entity, dict):
-                    seen.add(entity.get("id"))
-                yield entity
+            seen.update(e.get("id") for e in new if isinstance(e, dict))
+            if new:
+                yield new
             # Stop at the first empty page rather than a short one: a server or proxy that caps
             # `limit` lower than asked must not end the listing early. A server that ignores
             # `offset` would repeat the first page forever, hence the check for new ids.
@@ -264,35 +265,61 @@ class ElabFTWSource:
                 return
             offset += len(page)
 
+    def _read_full(
+        self, session: requests.Session, entity_type: str, entity_id: int
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The full entity (links, uploads, share link), or why it could not be read."""
+        # 403 on one entry (its permissions changed since the listing) skips only its details
+        response = self._get(session, f"{entity_type}/{entity_id}", fatal=(401,))
+        if response.status_code == 200:
+            full = self._json(response, f"GET /api/v2/{entity_type}/{entity_id}")
+            if isinstance(full, dict):
+                return full, None
+            return None, f"full read returned {type(full).__name__}, not an entity"
+        return None, f"full read failed (HTTP {response.status_code}: {self._error_text(response)})"
+
     # -- scan --------------------------------------------------------------------------------
 
     def scan(self) -> Iterator[Asset | SourceIssue]:
         session = self._session()
-        with session:
+        # Full reads are one request per entry: a few in parallel keep large ELNs quick
+        # without hammering the server (requests' connection pool is thread-safe).
+        with session, ThreadPoolExecutor(max_workers=FULL_READ_WORKERS) as pool:
             for entity_type in ENTITY_TYPES:
-                for listed in self._list(session, entity_type):
-                    yield from self._entity(session, entity_type, listed)
+                for page in self._pages(session, entity_type):
+                    valid: list[dict[str, Any]] = []
+                    for listed in page:
+                        if isinstance(listed, dict) and isinstance(listed.get("id"), int):
+                            valid.append(listed)
+                        else:
+                            yield SourceIssue(
+                                self.uri,
+                                f"/api/v2/{entity_type}",
+                                f"entry without an integer id: {listed!r:.80}",
+                            )
+                    reads = pool.map(
+                        lambda listed, kind=entity_type: self._read_full(
+                            session, kind, listed["id"]
+                        ),
+                        valid,
+                    )
+                    for listed, (full, failure) in zip(valid, reads, strict=True):
+                        yield from self._entity(entity_type, listed, full, failure)
 
     def _entity(
-        self, session: requests.Session, entity_type: str, listed: Any
+        self,
+        entity_type: str,
+        listed: dict[str, Any],
+        full: dict[str, Any] | None,
+        failure: str | None,
     ) -> Iterator[Asset | SourceIssue]:
-        if not isinstance(listed, dict) or not isinstance(listed.get("id"), int):
-            yield SourceIssue(
-                self.uri, f"/api/v2/{entity_type}", f"entry without an integer id: {listed!r:.80}"
-            )
-            return
         location = f"/api/v2/{entity_type}/{listed['id']}"
-        data = dict(listed)
+        data = {**listed, **(full or {})}
         errors: list[str] = []
-        # 403 on one entry (its permissions changed since the listing) skips only its details
-        response = self._get(session, f"{entity_type}/{listed['id']}", fatal=(401,))
-        if response.status_code == 200 and isinstance(full := self._json(response, location), dict):
-            data.update(full)
-        else:
+        if failure:
             # The listing alone still makes a useful asset; say what is missing and why.
-            reason = f"full read failed (HTTP {response.status_code}: {self._error_text(response)})"
-            errors.append(f"{reason}; links and attachments are missing")
-            yield SourceIssue(self.uri, location, reason)
+            errors.append(f"{failure}; links and attachments are missing")
+            yield SourceIssue(self.uri, location, failure)
         try:
             entity = ElabEntity.model_validate(data)
         except ValidationError as exc:
