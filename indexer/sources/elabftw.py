@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlparse
@@ -297,12 +298,8 @@ class ElabFTWSource:
                                 f"/api/v2/{entity_type}",
                                 f"entry without an integer id: {listed!r:.80}",
                             )
-                    reads = pool.map(
-                        lambda listed, kind=entity_type: self._read_full(
-                            session, kind, listed["id"]
-                        ),
-                        valid,
-                    )
+                    read = partial(self._read_full, session, entity_type)
+                    reads = pool.map(read, [listed["id"] for listed in valid])
                     for listed, (full, failure) in zip(valid, reads, strict=True):
                         yield from self._entity(entity_type, listed, full, failure)
 
