@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS asset_values (
     key TEXT NOT NULL, value NOT NULL, type TEXT NOT NULL, asset INTEGER NOT NULL,
     PRIMARY KEY (key, value, type, asset)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS asset_values_asset ON asset_values(asset);
+DROP INDEX IF EXISTS asset_values_asset;
+CREATE INDEX IF NOT EXISTS asset_values_asset_key ON asset_values(asset, key);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     {", ".join(fts_query.COLUMNS)}, tokenize = "{fts_query.TOKENIZER}"
 );
@@ -609,16 +610,23 @@ def _facet_sql(field_name: str, where: SQL) -> SQL:
             f"WHERE a.{field_name} IS NOT NULL AND {where.text} {order}",
             where.params,
         )
+    kind, value, rows = side.json_type("s."), side.value("s."), side.where("s.")
     # Only scalars are facet values; booleans are rendered as JSON spells them.
     rendered = (
-        f"CASE {side.json_type.text} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-        f"ELSE CAST(s.{side.value} AS TEXT) END"
+        f"CASE {kind.text} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE CAST({value.text} AS TEXT) END"
     )
-    restrict = f" AND s.asset IN (SELECT a.pk FROM assets a WHERE {where.text})"
-    visible = "" if where is TRUE else restrict
+    scalar = f"{kind.text} IN ('integer','real','text','true','false')"
+    if where is TRUE:  # everything is visible and selected: count the side table alone
+        return SQL(
+            f"SELECT {rendered} AS value, count(DISTINCT s.asset) FROM {side.table} s "
+            f"WHERE {rows.text} AND {scalar} {order}",
+            rows.params,
+        )
+    # Join from the visible, filtered assets through the side table's (asset, ...) index.
     return SQL(
-        f"SELECT {rendered} AS value, count(DISTINCT s.asset) FROM {side.table} s "
-        f"WHERE {side.where.text} AND {side.json_type.text} IN "
-        f"('integer','real','text','true','false'){visible} {order}",
-        [*side.where.params, *([] if where is TRUE else where.params)],
+        f"SELECT {rendered} AS value, count(DISTINCT a.pk) FROM assets a "
+        f"JOIN {side.table} s ON s.asset = a.pk AND {rows.text} "
+        f"WHERE {scalar} AND {where.text} {order}",
+        [*rows.params, *where.params],
     )

@@ -68,7 +68,7 @@ def _condition(cond: Condition) -> SQL:
         if side is None:
             return join(" OR ", [_any_value(cond.field, "eq", v) for v in cond.value], FALSE)
         # One subquery for all options, so SQLite reads the side table's index once.
-        options = [value_predicate(SQL(side.value), side.json_type, "eq", v) for v in cond.value]
+        options = [value_predicate(side.value(), side.json_type(), "eq", v) for v in cond.value]
         return _in_side_table(side, join(" OR ", options, FALSE))
     return _any_value(cond.field, cond.op, cond.value)
 
@@ -90,12 +90,21 @@ class ValueTable:
     """Where the values of a multi-valued field live: one row per (asset, value)."""
 
     table: str
-    value: str  # column with the value
-    json_type: SQL  # expression giving the value's JSON type
-    where: SQL  # selects this field's rows
+    value_column: str
+    type_column: str | None = None  # None: every value is text
+    selector: tuple[str, str] | None = None  # (column, value) picking this field's rows
 
+    def value(self, alias: str = "") -> SQL:
+        return SQL(f"{alias}{self.value_column}")
 
-_TEXT = SQL("'text'")
+    def json_type(self, alias: str = "") -> SQL:
+        return SQL(f"{alias}{self.type_column}") if self.type_column else SQL("'text'")
+
+    def where(self, alias: str = "") -> SQL:
+        if self.selector is None:
+            return TRUE
+        column, value = self.selector
+        return SQL(f"{alias}{column} = ?", [value])
 
 
 def value_table(field_name: str) -> ValueTable | None:
@@ -103,14 +112,13 @@ def value_table(field_name: str) -> ValueTable | None:
     if field_name in TOP_LEVEL_FIELDS:
         return None
     if field_name == "identifiers":
-        return ValueTable("asset_identifiers", "value", _TEXT, TRUE)
+        return ValueTable("asset_identifiers", "value")
     if field_name == "links":
-        return ValueTable("asset_links", "target", _TEXT, TRUE)
+        return ValueTable("asset_links", "target")
     if field_name.startswith("links."):
-        rel = SQL("rel = ?", [field_name.split(".", 1)[1]])
-        return ValueTable("asset_links", "target", _TEXT, rel)
+        return ValueTable("asset_links", "target", selector=("rel", field_name.split(".", 1)[1]))
     # metadata.* and provenance.*, flattened by flatten_values() at write time.
-    return ValueTable("asset_values", "value", SQL("type"), SQL("key = ?", [field_name]))
+    return ValueTable("asset_values", "value", "type", ("key", field_name))
 
 
 def _any_value(field_name: str, op: str, operand: Any) -> SQL:
@@ -123,15 +131,13 @@ def _any_value(field_name: str, op: str, operand: Any) -> SQL:
         kind = SQL(f"(CASE WHEN {column} IS NULL THEN NULL ELSE 'text' END)")
         inner = value_predicate(SQL(column), kind, op, operand)
         return SQL(f"coalesce({inner.text}, 0)", inner.params)
-    return _in_side_table(side, value_predicate(SQL(side.value), side.json_type, op, operand))
+    return _in_side_table(side, value_predicate(side.value(), side.json_type(), op, operand))
 
 
 def _in_side_table(side: ValueTable, predicate: SQL) -> SQL:
     # `a.pk IN (subquery)` lets SQLite drive the query from the side table's index.
-    return SQL(
-        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text} AND {predicate.text})",
-        side.where.params + predicate.params,
-    )
+    where = join(" AND ", [side.where(), predicate], TRUE)
+    return SQL(f"a.pk IN (SELECT asset FROM {side.table} WHERE {where.text})", where.params)
 
 
 def _exists(field_name: str) -> SQL:
@@ -139,9 +145,8 @@ def _exists(field_name: str) -> SQL:
     side = value_table(field_name)
     if side is None:
         return SQL(f"a.{field_name} IS NOT NULL")
-    return SQL(
-        f"a.pk IN (SELECT asset FROM {side.table} WHERE {side.where.text})", side.where.params
-    )
+    where = side.where()
+    return SQL(f"a.pk IN (SELECT asset FROM {side.table} WHERE {where.text})", where.params)
 
 
 def json_type_of(value: Any) -> str:
