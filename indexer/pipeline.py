@@ -128,7 +128,8 @@ class Indexer:
     ) -> None:
         if not batch:
             return
-        vectors = self.embedder.embed([asset.embedding_text() for asset, _ in batch])
+        limit = self.settings.embed_max_chars
+        vectors = self.embedder.embed([asset.embedding_text(limit) for asset, _ in batch])
         self.store.upsert(
             [
                 IndexedAsset(asset=asset, vector=vector.tolist(), content_hash=content_hash)

@@ -123,14 +123,15 @@ class Asset(BaseModel):
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def embedding_text(self) -> str:
-        """What the embedding model sees: title, identifiers and text."""
-        parts = [self.title]
-        if self.identifiers:
-            parts.append(" ".join(self.identifiers))
-        if self.text:
-            parts.append(self.text)
-        return "\n".join(parts)
+    def embedding_text(self, max_chars: int | None = None) -> str:
+        """What the embedding model sees: the title and the start of the text.
+
+        Identifiers stay out: they are matched exactly and by BM25, and a list of codes only
+        blurs what the vector should capture, the meaning. `max_chars` bounds the model's work
+        (its cost grows with input length; all-MiniLM-L6-v2 reads at most 256 word pieces).
+        """
+        text = f"{self.title}\n{self.text}" if self.text else self.title
+        return text if max_chars is None else text[:max_chars]
 
     def linked(self, rel: LinkType) -> list[str]:
         return [link.target for link in self.links if link.rel == rel]
