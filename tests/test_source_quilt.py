@@ -336,3 +336,24 @@ def test_bucket_without_quilt_manifests_is_a_source_error(s3_bucket, moto_s3, se
     moto_s3.client().put_object(Bucket=s3_bucket, Key="data/a.csv", Body=b"a\n1\n")
     with pytest.raises(SourceError, match="not a Quilt registry"):
         list(QuiltSource(f"quilt+s3://{s3_bucket}", settings).scan())
+
+
+def test_s3_all_revisions_point_at_their_own_object_versions(s3_bucket, settings, tmp_path):
+    registry = f"s3://{s3_bucket}"
+    sheet = demo.write_csv(tmp_path / "sheet.csv", [{"sample_id": "LIV-0001"}])
+    old = quilt3.Package().set("sheet.csv", str(sheet)).push("lab-a/sheet", registry, force=True)
+    demo.write_csv(sheet, [{"sample_id": "LIV-0002"}])
+    time.sleep(1.1)  # one revision pointer per second
+    new = quilt3.Package().set("sheet.csv", str(sheet)).push("lab-a/sheet", registry, force=True)
+
+    assets, issues = scan(QuiltSource(f"quilt+{registry}", settings, all_revisions=True))
+    assert issues == []
+    base = f"quilt:{registry}#lab-a/sheet"
+    current, previous = assets[f"{base}:sheet.csv"], assets[f"{base}@{old.top_hash}:sheet.csv"]
+    assert current.provenance.top_hash == new.top_hash
+    assert current.provenance.version_id == new["sheet.csv"].physical_key.version_id
+    assert previous.provenance.version_id == old["sheet.csv"].physical_key.version_id
+    assert current.provenance.version_id != previous.provenance.version_id
+    # Each revision's content is read from its own object version.
+    assert "LIV-0002" in current.identifiers and "LIV-0001" not in current.identifiers
+    assert "LIV-0001" in previous.identifiers
