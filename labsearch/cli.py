@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from labsearch import filters as filter_grammar
@@ -40,7 +41,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON (the API's res
 
 
 def _fail(error: Exception, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {error}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -81,9 +82,9 @@ def index(
     failed = False
     for report in reports:
         colour = "green" if report.ok else "red"
-        out.print(f"[{colour}]{report.source}[/]: {report.summary()}", highlight=False)
+        out.print(f"[{colour}]{escape(report.source)}[/]: {report.summary()}", highlight=False)
         for line in report.errors[:50]:
-            out.print(f"  [red]-[/] {line}", highlight=False)
+            out.print(f"  [red]-[/] {escape(line)}", highlight=False)
         if len(report.errors) > 50:
             out.print(f"  ... {len(report.errors) - 50} more (see `labsearch sources`)")
         failed = failed or not report.ok
@@ -154,7 +155,7 @@ def list_sources(
     out.print(table)
     for r in reports:
         for line in r.errors[:10]:
-            out.print(f"[red]{line}[/]", highlight=False)
+            out.print(f"[red]{escape(line)}[/]", highlight=False)
 
 
 @app.command()
@@ -177,7 +178,7 @@ def remove(
             store.close()
     except LabsearchError as error:
         _fail(error)
-    out.print(f"removed {removed} assets of {source}")
+    out.print(f"removed {removed} assets of {source}", markup=False)
 
 
 @app.command()
@@ -220,22 +221,17 @@ def print_search(response: SearchResponse) -> None:
         badge = " [green]exact[/]" if hit.exact else ""
         level = f" {hit.data_level.value}" if hit.data_level else ""
         out.print(
-            f"{rank:>2}. [bold]{hit.title}[/]{badge}  ({hit.kind.value}{level}, {hit.score:.4f})",
+            f"{rank:>2}. [bold]{escape(hit.title)}[/]{badge}  "
+            f"({hit.kind.value}{level}, {hit.score:.4f})",
             highlight=False,
         )
-        out.print(f"    id: {hit.id}", highlight=False)
-        for link in (
-            hit.links.s3_uri,
-            hit.links.catalog_url,
-            hit.links.eln_url,
-            hit.links.file_url,
-        ):
-            if link:
-                out.print(f"    {link}", highlight=False)
-        for snippet in hit.highlights[:1]:
-            out.print(f"    … {snippet}", highlight=False)
+        lines = [f"id: {hit.id}", hit.links.s3_uri, hit.links.catalog_url, hit.links.eln_url]
+        lines += [hit.links.file_url, *(f"… {h}" for h in hit.highlights[:1])]
+        for line in filter(None, lines):
+            out.print(f"    {line}", markup=False, highlight=False)
     for field, counts in response.facets.items():
-        out.print(f"[bold]{field}[/]: " + ", ".join(f"{v} ({n})" for v, n in counts.items()))
+        values = ", ".join(f"{v} ({n})" for v, n in counts.items())
+        out.print(f"{field}: {values}", markup=False, highlight=False)
 
 
 @app.command()
@@ -257,19 +253,18 @@ def ask(
 
 
 def print_answer(answer: Answer) -> None:
-    out.print(answer.text, highlight=False)
+    out.print(answer.text, markup=False, highlight=False)
     if answer.result is not None:
         status = "complete" if answer.result.complete else "incomplete"
         out.print(f"\n[bold]{answer.result.count}[/] members ({status} result)")
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for number, c in enumerate(answer.citations, start=1):
-        where = c.s3_uri or c.file_url or ""
-        pkg = f"{c.package}@{c.top_hash[:10]}" if c.package and c.top_hash else (c.package or "")
-        out.print(f"[{number}] {c.title} ({c.asset_id})", highlight=False)
-        for link in (pkg, where, c.catalog_url, c.eln_url):
+        package = f"{c.package}@{c.top_hash[:12]}" if c.package and c.top_hash else c.package
+        out.print(f"[{number}] {c.title} ({c.asset_id})", markup=False, highlight=False)
+        for link in (package, c.logical_key, c.s3_uri or c.file_url, c.catalog_url, c.eln_url):
             if link:
-                out.print(f"    {link}", highlight=False)
+                out.print(f"    {link}", markup=False, highlight=False)
 
 
 @app.command()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from labsearch.demo.lab import DemoLab, build_demo_lab
+from labsearch.errors import LabsearchError
 from labsearch.settings import Settings, get_settings
 
 console = Console(stderr=True)
@@ -29,19 +28,14 @@ def demo_settings(directory: Path, config: Path) -> Settings:
 def build_or_reuse(directory: Path, *, runs: int, seed: int) -> DemoLab:
     """The demo lab for (seed, runs), built once and reused on later runs."""
     root = directory / "lab"
-    marker = directory / "lab.json"
-    if marker.is_file():
-        saved = json.loads(marker.read_text())
-        if (saved.get("seed"), saved.get("runs")) == (seed, runs) and root.is_dir():
-            fields = {f.name: f.type for f in dataclasses.fields(DemoLab)}
-            lab = DemoLab(**{k: v for k, v in saved.items() if k in fields})
-            for name in ("root", "registry", "eln_export", "files_dir", "config", "truth"):
-                setattr(lab, name, Path(getattr(lab, name)))
-            return lab
+    try:
+        lab = DemoLab.load(root)
+    except LabsearchError:
+        lab = None
+    if lab is not None and (lab.seed, lab.runs) == (seed, runs):
+        return lab
     console.print(f"building the demo lab ({runs} sequencing runs) in {root} ...")
-    lab = build_demo_lab(root, seed=seed, runs=runs)
-    marker.write_text(json.dumps(dataclasses.asdict(lab), default=str, indent=2))
-    return lab
+    return build_demo_lab(root, seed=seed, runs=runs)
 
 
 def run_demo(directory: Path, *, runs: int, seed: int, serve: bool, port: int, ui_port: int) -> int:
