@@ -162,12 +162,14 @@ def index_corpus(
     store: AssetStore,
     embedder: Embedder,
     assets: Sequence[Asset],
+    max_chars: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Embed (through the cache) and upsert every asset, in batches."""
+    """Embed (through the cache) and upsert every asset, in batches. `max_chars` cuts the text
+    the model reads exactly as the indexer does (settings.embed_max_chars)."""
     for start in range(0, len(assets), _BATCH):
         batch = assets[start : start + _BATCH]
-        vectors = embedder.embed([a.embedding_text() for a in batch])
+        vectors = embedder.embed([a.embedding_text(max_chars) for a in batch])
         store.upsert(
             [
                 IndexedAsset(asset, vector.tolist(), asset.content_hash(embedder.model_name))
@@ -208,6 +210,7 @@ class BeirRun:
     metrics: dict[str, dict[str, float]]  # mode -> metric -> value
     timings: dict[str, float]
     embedded_now: int  # corpus texts run through the model in this run (0 when cached)
+    embed_max_chars: int | None = None
 
 
 def score_runs(
@@ -256,7 +259,7 @@ def evaluate_beir(
             assets = corpus_assets(dataset)
             say(f"indexing {len(assets)} documents of {dataset.name} ({run_settings.backend})")
             started = time.perf_counter()
-            index_corpus(store, embedder, assets, lambda done, total: None)
+            index_corpus(store, embedder, assets, settings.embed_max_chars)
             finish = getattr(store, "finish_rebuild", None)
             if callable(finish):  # OpenSearch builds a new index behind an alias
                 finish()
@@ -284,6 +287,7 @@ def evaluate_beir(
         metrics=score_runs(runs, dataset.qrels),
         timings=timings,
         embedded_now=embedded_now,
+        embed_max_chars=settings.embed_max_chars,
     )
 
 

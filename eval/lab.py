@@ -9,9 +9,10 @@ not depend on where the demo lab was built:
     file://{demo root}/files/{path}         -> file:{path}
     {any of these}#chunk-{n}                -> the key of the file it is part of
 
-A member of an answer about runs whose metadata has `run_id` counts as `run:{run_id}` (the run,
-whichever asset represents it). Entity questions compare the set of member keys with the expected
-set (precision, recall, F1; count questions also require `count` to match). Descriptive questions
+In a question whose expected answer is runs (`run:{run id}` keys), a member whose metadata has
+`run_id` counts as `run:{run_id}` (the run, whichever asset represents it). Entity questions
+compare the set of member keys with the expected set (precision, recall, F1; count questions also
+require `count` to match, and every answer must be `complete`). Descriptive questions
 score the de-duplicated keys of the top 10 hits by nDCG@10 and recall@10 capped at the number of
 relevant keys (`|relevant ∩ top10| / min(10, |relevant|)`). Permission questions count a leak for
 every hit, member or citation the asking user may not see according to truth.json (or, for keys
@@ -31,7 +32,7 @@ from typing import Any
 
 from eval.metrics import mean, ndcg_at_k, set_scores
 from labsearch.access import Access
-from labsearch.errors import InvalidRequestError
+from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
 from labsearch.settings import Settings
 
 QUESTIONS_PATH = Path(__file__).parent / "data" / "lab_questions.jsonl"
@@ -164,8 +165,12 @@ class LabEvaluator:
             score = set_scores([], question["expected"])
             detail = {"why": "not understood as a list/count question (descriptive answer given)"}
             return _set_dict(score, count_ok=False), detail | _set_detail(score)
+        # Questions about runs are scored by run id; the others by asset key.
+        by_run = any(key.startswith("run:") for key in question["expected"])
         members = {
             self.keys.member_key(m.id, m.entity and m.entity.value, m.metadata)
+            if by_run
+            else self.keys.key(m.id)
             for m in answer.result.members
         }
         score = set_scores(members, question["expected"])
@@ -287,19 +292,22 @@ def evaluate_lab(
 ) -> LabRun:
     """Build (or reuse) the demo lab and its index under `directory`, then ask every question.
 
-    Without `questions`, the committed set is used with the demo lab it was generated from.
+    Without seed and runs, the committed question set is asked of the demo lab it was generated
+    from; with them (e.g. a small lab in tests) and no `questions`, the questions are generated
+    from that lab's truth by eval/make_lab_questions.py.
     """
     from labsearch.cli import run_index
     from labsearch.demo.run import build_or_reuse
     from labsearch.demo.truth import load_truth
     from retriever.service import SearchService
 
-    if questions is None:
+    if seed is None and runs is None:
         header, questions = load_questions()
-        seed = header.get("demo_seed", seed)
-        runs = header.get("demo_runs", runs)
+        seed, runs = header.get("demo_seed"), header.get("demo_runs")
     if seed is None or runs is None:
-        raise InvalidRequestError("evaluate_lab needs the demo lab's seed and runs")
+        raise InvalidRequestError(
+            "evaluate_lab needs the demo lab's seed and runs (both, or the committed set's header)"
+        )
     timings: dict[str, float] = {}
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
@@ -307,12 +315,21 @@ def evaluate_lab(
     timings["build_s"] = round(time.perf_counter() - started, 2)
     settings = demo_settings(base, lab.config, directory / "home")
     started = time.perf_counter()
-    reports = run_index(settings, list(lab.sources))
+    try:
+        reports = run_index(settings, list(lab.sources))
+    except (ConfigError, ModelMismatchError):
+        # A cached index from another labsearch version or model: it is ours, rebuild it
+        # (embeddings come from the cache, so this costs little).
+        reports = run_index(settings, list(lab.sources), rebuild=True)
     timings["index_s"] = round(time.perf_counter() - started, 2)
     failed = [f"{r.source}: {r.errors[:3]}" for r in reports if not r.ok]
     if failed:
         raise InvalidRequestError(f"indexing the demo lab failed: {failed}")
     truth = load_truth(lab.truth)
+    if questions is None:
+        from eval.make_lab_questions import make_questions
+
+        questions = make_questions(truth)
     keys = KeyMap(lab.registry.as_uri(), lab.files_dir.as_uri())
     service = SearchService.from_settings(settings)
     try:

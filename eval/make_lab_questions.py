@@ -183,7 +183,8 @@ def make_questions(truth: dict[str, Any], seed: int = QUESTION_SEED) -> list[dic
                 expected=packages,
             )
 
-    # Descriptive: experiment records (grade 2) and their data packages (grade 1).
+    # Descriptive: the matching experiments' ELN records (grade 2), and their sample records,
+    # data packages and package files (grade 1): all of them answer the question.
     for text, pairs in DESCRIPTIVE_EXPERIMENTS:
         matching = [e for e, i in experiments.items() if (i["project"], i["assay"]) in pairs]
         if not matching:
@@ -191,9 +192,13 @@ def make_questions(truth: dict[str, Any], seed: int = QUESTION_SEED) -> list[dic
         group = experiments[matching[0]]["group"]
         relevant: dict[str, int] = {}
         for experiment in matching:
+            info = experiments[experiment]
             relevant[f"eln:{experiment}"] = 2
-            for names in experiments[experiment]["packages"].values():
+            relevant.update({f"eln:{sample}": 1 for sample in info["samples"]})
+            for names in info["packages"].values():
                 relevant.update({f"package:{name}": 1 for name in names})
+            for package, keys in info["files"].items():
+                relevant.update({f"entry:{package}:{key}": 1 for key in keys})
         add("descriptive", "experiments", text, _user_of(truth, group), relevant=relevant)
     for text, path in DESCRIPTIVE_FILES:
         if path not in truth["files"]:
