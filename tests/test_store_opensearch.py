@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -367,3 +368,42 @@ def test_bulk_does_not_retry_a_client_error_of_the_whole_request() -> None:
         run_bulk(client, "idx", _actions("a"), policy=_policy([]), url="u")
     assert len(client.sent) == 1
     assert not isinstance(error.value, StoreUnavailableError)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_cli_index_and_search_use_opensearch_when_configured(
+    os_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opensearch_node: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from labsearch.cli import app
+    from labsearch.settings import get_settings
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "liver.md").write_text("# Liver RNA-seq\n\nSample LIV-0042 was sequenced.\n")
+    (notes / "kidney.md").write_text("# Kidney imaging\n\nOrganoids were imaged.\n")
+    for name in [n for n in os.environ if n.startswith("LABSEARCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABSEARCH_BACKEND", "opensearch")
+    monkeypatch.setenv("LABSEARCH_OPENSEARCH_URL", opensearch_node)
+    monkeypatch.setenv("LABSEARCH_OPENSEARCH_INDEX", os_settings.opensearch_index)
+    monkeypatch.setenv("LABSEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LABSEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        indexed_run = runner.invoke(app, ["index", notes.as_uri()])
+        assert indexed_run.exit_code == 0, indexed_run.output
+        found = runner.invoke(app, ["search", "LIV-0042", "--json"])
+        assert found.exit_code == 0, found.output
+    finally:
+        get_settings.cache_clear()
+    hits = json.loads(found.stdout)["hits"]
+    assert hits and "liver" in hits[0]["title"].lower()
+    aliased = requests.get(f"{opensearch_node}/_alias/{os_settings.opensearch_index}", timeout=10)
+    (index,) = aliased.json()
+    count = requests.get(f"{opensearch_node}/{index}/_count", timeout=10).json()["count"]
+    assert count >= 2, "the assets went to OpenSearch"
