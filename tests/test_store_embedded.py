@@ -24,7 +24,7 @@ from store_conformance import (
 )
 
 from labsearch.access import Access
-from labsearch.errors import ConfigError
+from labsearch.errors import ConfigError, IndexLockedError
 from labsearch.settings import Settings
 from labsearch.stores import open_store
 from labsearch.stores.embedded import DB_NAME, EmbeddedStore
@@ -92,6 +92,24 @@ def test_concurrent_searches_and_writes_from_threads(tmp_path: Path) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
             assert all(n == 5 for n in pool.map(work, range(40)))
         assert store.info().count == 28
+
+
+def test_a_write_blocked_by_another_writer_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(EmbeddedStore, "LOCK_TIMEOUT_SECONDS", 0.2)
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as store:
+        other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            with pytest.raises(IndexLockedError, match="labsearch index"):
+                store.upsert([indexed(make_asset("blocked"))])
+            assert store.info().count == 0  # reads still work while the writer holds the lock
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        store.upsert([indexed(make_asset("later"))])
+        assert store.info().count == 1
 
 
 def test_reopening_keeps_data(tmp_path: Path) -> None:

@@ -39,7 +39,12 @@ import numpy as np
 
 from labsearch import filters as grammar
 from labsearch.access import Access
-from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
+from labsearch.errors import (
+    ConfigError,
+    IndexLockedError,
+    InvalidRequestError,
+    ModelMismatchError,
+)
 from labsearch.schema import Asset
 from labsearch.stores import fts_query, fusion
 from labsearch.stores.protocol import (
@@ -121,6 +126,8 @@ class EmbeddedStore:
     """AssetStore on SQLite + FTS5 + numpy. Use `EmbeddedStore.open(...)`."""
 
     backend = "embedded"
+    # How long a write waits for another writer (e.g. a running `labsearch index`) to commit.
+    LOCK_TIMEOUT_SECONDS = 30.0
 
     def __init__(self, path: Path, connection: sqlite3.Connection, model: str, dimension: int):
         self.path = path
@@ -149,12 +156,18 @@ class EmbeddedStore:
             cls.reset(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / DB_NAME
+        timeout = cls.LOCK_TIMEOUT_SECONDS
         connection = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
+            path, isolation_level=None, check_same_thread=False, timeout=timeout
         )
         try:
-            _configure(connection)
+            _configure(connection, timeout)
             recorded = _initialise(connection, model, dimension)
+        except sqlite3.OperationalError as error:
+            connection.close()
+            if "locked" in str(error):
+                raise _locked(path, error) from error
+            raise ConfigError(f"cannot open the embedded index at {path}: {error}") from error
         except sqlite3.DatabaseError as error:
             connection.close()
             raise ConfigError(
@@ -197,7 +210,10 @@ class EmbeddedStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that bumps the generation, or rolls back entirely on error."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise _locked(self.path, error) from error
             try:
                 yield self._conn
                 self._conn.execute(
@@ -481,12 +497,19 @@ class EmbeddedStore:
 # ---------------------------------------------------------------------- helpers
 
 
-def _configure(connection: sqlite3.Connection) -> None:
+def _locked(path: Path, error: Exception) -> IndexLockedError:
+    return IndexLockedError(
+        f"the embedded index at {path} stayed locked by another writer ({error}); "
+        "wait for the running `labsearch index` to finish and try again"
+    )
+
+
+def _configure(connection: sqlite3.Connection, timeout: float) -> None:
     # WAL: readers never block the writer and vice versa; NORMAL sync is crash-safe in WAL mode
     # (a power cut may lose the last commits, never corrupt the file).
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("PRAGMA busy_timeout = 30000")
+    connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
 def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> tuple[str, int]:
