@@ -15,16 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ui import chat, conversations, search, signin  # noqa: E402 - after the path fix above
 
-st.set_page_config(page_title="labsearch", page_icon="🔬", layout="wide")
+st.set_page_config(page_title="labsearch", page_icon=":material/biotech:", layout="wide")
 
 with st.sidebar:
-    st.markdown("## 🔬 labsearch")
+    st.markdown("## :material/biotech: labsearch")
 if not signin.signed_in():
     st.stop()
 with st.sidebar:
     conversations.sidebar()
 
-chat_tab, search_tab = st.tabs(["💬 Chat", "🔍 Search"])
+chat_tab, search_tab = st.tabs([":material/chat: Chat", ":material/search: Search"])
 with chat_tab:
     chat.render()
 with search_tab:

@@ -18,7 +18,7 @@ def history() -> None:
     """The open conversation, oldest first."""
     messages = state.messages()
     if not messages:
-        st.info(f"Ask a question about your lab's data. {EXAMPLES}", icon="💬")
+        st.info(f"Ask a question about your lab's data. {EXAMPLES}", icon=":material/chat:")
     for message in messages:
         with st.chat_message(message["role"]):
             if message["answer"] is not None:

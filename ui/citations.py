@@ -43,7 +43,7 @@ def card(citation: dict[str, Any], number: int, key: str) -> None:
             st.markdown("  \n".join(f"{name}: **{value}**" for name, value in metadata))
         revision = package_at_hash(citation.get("package"), citation.get("top_hash"))
         if revision:
-            st.markdown(f"📦 `{revision}`")
+            st.markdown(f":material/package_2: `{revision}`")
         uri = s3_uri_text(citation.get("s3_uri"), citation.get("version_id"))
         if uri:
             # st.code has a copy-to-clipboard button: that is the "copy s3:// URI" action.

@@ -10,7 +10,9 @@ from ui.errors import api_errors
 
 def sidebar() -> None:
     st.subheader("Conversations")
-    if st.button("➕ New conversation", use_container_width=True, key="new-conversation"):
+    if st.button(
+        "New conversation", icon=":material/add:", width="stretch", key="new-conversation"
+    ):
         state.new_conversation()
         st.rerun()
     with api_errors():
@@ -24,7 +26,7 @@ def sidebar() -> None:
                 summary["title"],
                 key=f"open-{summary['id']}",
                 type="primary" if selected else "secondary",
-                use_container_width=True,
+                width="stretch",
                 help=f"{summary['messages']} messages, last {summary['updated_at'][:16]}",
             ):
                 with st.spinner("Opening the conversation…"):

@@ -44,7 +44,7 @@ def render(result: dict[str, Any], key: str) -> None:
         st.info(f"No {noun} match `{result.get('subject', '')}` among the data you may see.")
         return
     # st.dataframe sorts by any column on a header click.
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
         frame.to_csv(index=False).encode(),

@@ -14,21 +14,23 @@ from ui.client import ApiUnreachableError
 
 def show_error(exc: LabsearchError) -> None:
     if isinstance(exc, ApiUnreachableError):
-        st.error(f"**The labsearch API is down.** {exc}", icon="🔌")
+        st.error(f"**The labsearch API is down.** {exc}", icon=":material/power_off:")
     elif isinstance(exc, AuthError):
         # The credential is no good (wrong key, expired token): forget it so sign-in shows again.
         state.sign_out()
-        st.error(f"**Not signed in (401).** {exc}. Sign in again.", icon="🔒")
+        st.error(f"**Not signed in (401).** {exc}. Sign in again.", icon=":material/lock:")
     elif isinstance(exc, StoreUnavailableError):
         st.warning(
             f"**The search service is not ready (503).** {exc}. It may still be loading the index "
             "and model; retry in a moment.",
-            icon="⏳",
+            icon=":material/hourglass_top:",
         )
     elif isinstance(exc, RateLimitedError):
-        st.warning(f"**Too many requests (429).** {exc}. Wait a minute and retry.", icon="🐢")
+        st.warning(
+            f"**Too many requests (429).** {exc}. Wait a minute and retry.", icon=":material/speed:"
+        )
     else:
-        st.error(f"**{type(exc).__name__}.** {exc}", icon="⚠️")
+        st.error(f"**{type(exc).__name__}.** {exc}", icon=":material/error:")
 
 
 @contextmanager

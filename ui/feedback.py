@@ -14,7 +14,8 @@ def render(conversation_id: str, message_id: int) -> None:
     sent = st.session_state.setdefault(SENT, {})
     key = f"{conversation_id}-{message_id}"
     if key in sent:
-        st.caption(f"Feedback saved ({'👍' if sent[key] == 'up' else '👎'}). Thank you.")
+        thumb = ":material/thumb_up:" if sent[key] == "up" else ":material/thumb_down:"
+        st.caption(f"Feedback saved {thumb}. Thank you.")
         return
     comment = st.text_input(
         "Comment (optional)",
@@ -22,11 +23,11 @@ def render(conversation_id: str, message_id: int) -> None:
         placeholder="What was wrong or missing?",
         label_visibility="collapsed",
     )
-    up, down, _ = st.columns([1, 1, 6])
+    up, down, _ = st.columns([1, 1, 4])
     rating = None
-    if up.button("👍", key=f"up-{key}", help="Helpful answer"):
+    if up.button("Helpful", icon=":material/thumb_up:", key=f"up-{key}"):
         rating = "up"
-    if down.button("👎", key=f"down-{key}", help="Wrong or incomplete answer"):
+    if down.button("Wrong", icon=":material/thumb_down:", key=f"down-{key}"):
         rating = "down"
     if rating:
         with api_errors():

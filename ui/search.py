@@ -102,7 +102,9 @@ def render() -> None:
         return
     with right:
         if not response.hits:
-            st.info("No results. Try fewer words, or remove a filter.", icon="🔍")
+            st.info(
+                "No results. Try fewer words, or remove a filter.", icon=":material/search_off:"
+            )
             return
         total = f"{response.total} results" if response.total is not None else "Top results"
         st.caption(f"{total} · showing {len(response.hits)}")

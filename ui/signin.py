@@ -75,7 +75,7 @@ def form(config: dict[str, Any]) -> None:
         # Any signed-in read proves the credential; the conversation list is the cheapest.
         ApiClient(state.api_url(), credential).conversations()
     except AuthError as exc:
-        st.error(f"**Sign-in failed (401).** {exc}", icon="🔒")
+        st.error(f"**Sign-in failed (401).** {exc}", icon=":material/lock:")
         return
     except LabsearchError as exc:
         show_error(exc)
