@@ -366,7 +366,10 @@ class OpenSearchStore:
         if lexical is not None and mode in (SearchMode.BM25, SearchMode.HYBRID):
             searches.append(("bm25", self._bm25_body(lexical, clauses, depth, request.highlight)))
         if vector is not None and mode in (SearchMode.DENSE, SearchMode.HYBRID):
-            searches.append(("dense", self._dense_body(vector, clauses, depth)))
+            # HNSW explores k candidates: never fewer than the fusion pool, so a k=10 dense
+            # search is as accurate as the top 10 of a hybrid one (the embedded store is exact).
+            width = min(max(depth, request.fusion.candidates), MAX_KNN_K)
+            searches.append(("dense", self._dense_body(vector, clauses, depth, width)))
         if not searches:
             return []
         hits = self._msearch(searches)
@@ -426,9 +429,9 @@ class OpenSearchStore:
 
     @staticmethod
     def _dense_body(
-        vector: list[float], clauses: list[dict[str, Any]], depth: int
+        vector: list[float], clauses: list[dict[str, Any]], depth: int, width: int
     ) -> dict[str, Any]:
-        knn: dict[str, Any] = {"vector": vector, "k": depth}
+        knn: dict[str, Any] = {"vector": vector, "k": width}
         if clauses:
             # Inside the k-NN query: Lucene filters while it walks the graph (or scores the
             # filtered set exactly when it is small), so filtered search returns every match.
