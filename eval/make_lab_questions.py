@@ -31,7 +31,8 @@ from typing import Any
 
 QUESTION_SEED = 11
 DEMO_SEED = 7
-DEMO_RUNS = 300  # the demo lab `labsearch demo` builds
+DEMO_RUNS = 60  # a 60-run demo lab: big enough for resequenced samples on every instrument,
+# small enough to build and index in minutes (`labsearch demo` builds 300)
 
 RUNS_FOR_SAMPLE = (
     ("which_runs_used", "which runs used sample {s}?"),
