@@ -86,6 +86,7 @@ class Indexer:
         model = self.settings.model
         existing = self.store.hashes_by_source(uri)
         seen: set[str] = set()
+        kept: list[str] = []  # records that exist but failed to read: keep their old assets
         pending: list[tuple[Asset, str]] = []
         bar = self.progress(uri) if self.progress else None
         try:
@@ -95,6 +96,8 @@ class Indexer:
                 if isinstance(item, SourceIssue):
                     report.failed += 1
                     report.errors.append(str(item))
+                    if item.keep:
+                        kept.append(item.keep)
                     continue
                 if item.id in seen:
                     report.failed += 1
@@ -118,7 +121,7 @@ class Indexer:
         finally:
             if bar is not None:
                 bar.close()
-        gone = sorted(set(existing) - seen)
+        gone = sorted(i for i in set(existing) - seen if not _under_any(i, kept))
         for start in range(0, len(gone), 1000):
             report.deleted += self.store.delete(gone[start : start + 1000])
         report.complete = True
@@ -153,3 +156,12 @@ class Indexer:
 
     def close(self) -> None:
         self.state.close()
+
+
+def _under_any(asset_id: str, roots: list[str]) -> bool:
+    """Is `asset_id` one of `roots` or a child of one (`root:...`, `root@...`, `root#...`)?"""
+    return any(
+        asset_id == root or asset_id[len(root) : len(root) + 1] in (":", "@", "#")
+        for root in roots
+        if asset_id.startswith(root)
+    )

@@ -199,3 +199,26 @@ def _count(index_dir: Path) -> int:
         return store.info().count
     finally:
         store.close()
+
+
+def test_unreadable_package_keeps_its_indexed_assets(indexer, tmp_path):
+    """A package that fails to read this time is reported, not deleted with its entries."""
+    import quilt3
+
+    registry = tmp_path / "registry"
+    for name in ("lab-a/keep", "lab-a/keep2"):
+        data = tmp_path / name.replace("/", "-")
+        data.mkdir()
+        (data / "counts.csv").write_text("gene,count\nActb,10\n")
+        quilt3.Package().set_dir(".", str(data)).set_meta({"groups": ["lab-a"]}).build(
+            name, registry=f"file://{registry}"
+        )
+    uri = f"quilt+file://{registry}"
+    first = indexer.index(uri)
+    assert first.ok and first.added == 4
+    manifests = registry / ".quilt" / "packages"
+    broken_hash = (registry / ".quilt" / "named_packages" / "lab-a" / "keep" / "latest").read_text()
+    (manifests / broken_hash.strip()).write_text("{not json")
+    second = indexer.index(uri)
+    assert second.failed >= 1 and second.deleted == 0
+    assert len(indexer.store.hashes_by_source(uri)) == 4

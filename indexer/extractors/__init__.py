@@ -63,10 +63,10 @@ def _unreadable_gzip(path: Path) -> Summary:
     """A .gz whose inner format we cannot even see: say why (usually corrupt)."""
     try:
         read_capped(path, 1 << 16)
-        reason = f"unknown format: {path.name} is gzip-compressed content of no known format"
     except GZIP_ERRORS as exc:
-        reason = gzip_error(path, exc)
-    return Summary(format="gzip", text=f"gzip file {path.name}", errors=[reason])
+        return Summary(format="gzip", text=f"gzip file {path.name}", errors=[gzip_error(path, exc)])
+    note = f"unknown format: {path.name} is gzip-compressed content of no known format"
+    return Summary(format="gzip", text=f"gzip file {path.name}", metadata={"note": note})
 
 
 def summarize(path: Path) -> Summary:
@@ -97,10 +97,11 @@ def summarize(path: Path) -> Summary:
         return Summary(
             format="unknown",
             text=f"{path.name}: {human_size(size)} of binary content in an unknown format",
-            errors=[
-                f"unknown format: {path.name} has no recognised extension and its first bytes "
-                "match no known file signature; indexed by name and size only"
-            ],
+            # Not an error: labs keep many formats we do not read; the asset has name and size.
+            metadata={
+                "note": f"unknown format: {path.name} has no recognised extension and its "
+                "first bytes match no known file signature; indexed by name and size only"
+            },
         )
     try:
         summary = extractor(path)

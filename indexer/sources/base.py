@@ -17,6 +17,9 @@ class SourceIssue:
     location: str  # file path, object key, record id or "line 17"
     reason: str
     field: str | None = None
+    # Id of an asset whose already-indexed version (and its children: `id:...`, `id@...`) must
+    # be kept: the record exists in the source but could not be read this time.
+    keep: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.location} [{self.field}]" if self.field else self.location

@@ -254,7 +254,12 @@ class QuiltSource:
         try:
             revisions, created = self._revisions(quilt3, name)
         except Exception as exc:
-            yield SourceIssue(self.uri, name, f"cannot list the package's revisions: {exc}")
+            yield SourceIssue(
+                self.uri,
+                name,
+                f"cannot list the package's revisions: {exc}",
+                keep=package_id(self.registry, name),
+            )
             return
         if not revisions:
             yield SourceIssue(self.uri, name, "the package has no revisions (no latest pointer)")
@@ -273,6 +278,7 @@ class QuiltSource:
                     f"{name}@{top_hash}",
                     f"cannot read the package manifest: {type(exc).__name__}: {exc}",
                     field="manifest",
+                    keep=package_id(self.registry, name),
                 )
                 continue
             yield from self._revision(name, revision, created, header, entries, cache, workdir)
