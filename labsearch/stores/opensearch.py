@@ -121,6 +121,17 @@ class OpenSearchStore:
                 "use lowercase letters, digits and '-', e.g. labsearch"
             )
         client = build_client(settings)
+        try:
+            return cls._open_with(client, settings, dimension, recreate)
+        except BaseException:
+            client.close()
+            raise
+
+    @classmethod
+    def _open_with(
+        cls, client: OpenSearch, settings: Settings, dimension: int, recreate: bool
+    ) -> OpenSearchStore:
+        alias = settings.opensearch_index
         url = settings.opensearch_url
         options = {"url": url, "alias": alias, "model": settings.model, "dimension": dimension}
         options["batch_size"] = settings.index_batch_size
