@@ -47,6 +47,9 @@ class EmbeddingCache:
             " model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
             " PRIMARY KEY (model, text_hash))"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, dimension INTEGER NOT NULL)"
+        )
         self._lock = threading.Lock()
 
     def get_many(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -70,6 +73,17 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
                 [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
             )
+
+    def dimension(self, model: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT dimension FROM models WHERE model = ?", (model,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_dimension(self, model: str, dimension: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO models VALUES (?, ?)", (model, dimension))
 
     def close(self) -> None:
         self._db.close()
@@ -111,6 +125,17 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        """The vector size. Remembered in the cache, so opening an index for a run with nothing
+        to embed (an unchanged re-index, a search served from cache) never loads the model."""
+        known = self._cache.dimension(self.model_name) if self._cache else None
+        if known is not None:
+            return known
+        dimension = self._model_dimension()
+        if self._cache:
+            self._cache.set_dimension(self.model_name, dimension)
+        return dimension
+
+    def _model_dimension(self) -> int:
         model = self._load()
         getter = (
             getattr(model, "get_embedding_dimension", None)
