@@ -89,7 +89,8 @@ STOPWORDS = frozenset(
 
 def terms(text: str) -> list[str]:
     """Query terms as the tokenizer will see them (case kept; FTS5 folds case itself)."""
-    found = [t for t in _TOKEN.findall(text) if _SEPARATORS.sub("", t)]
+    # Leading/trailing dashes ("-kidney", "RNA-") are punctuation, not part of a token.
+    found = [t for t in (t.strip("-_") for t in _TOKEN.findall(text)) if t]
     unique = list(dict.fromkeys(found))
     content = [t for t in unique if t.lower() not in STOPWORDS]
     return content or unique
