@@ -198,3 +198,13 @@ def test_a_killed_writer_leaves_a_consistent_openable_store(tmp_path: Path) -> N
         assert len(hits) == 5
         store.upsert([indexed(make_asset("after-crash"))])
         assert store.info().count == count + 1
+
+
+def test_user_text_becomes_quoted_or_ed_fts_terms() -> None:
+    from labsearch.stores.fts_query import match_expression, parts_column
+
+    assert match_expression('liver AND "kidney" NEAR(x') == '"liver" OR "kidney" OR "NEAR" OR "x"'
+    assert match_expression("sample LIV-0042?") == '"sample" OR ("LIV-0042" OR "LIV" + "0042")'
+    assert match_expression("the of") == '"the" OR "of"'  # only stop words: keep them
+    assert match_expression("?! --") is None
+    assert parts_column("RNA-seq of LIV-0042", "plain") == "RNA seq LIV 0042"
