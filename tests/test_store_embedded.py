@@ -76,6 +76,30 @@ def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -
     writer.close()
 
 
+def test_vector_cache_follows_writes_with_permissions(tmp_path: Path) -> None:
+    """Incremental refresh: appended rows get group masks, deleted rows vanish, compaction."""
+    lab_a = Access.for_groups(["lab-a"])
+    reader = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    writer = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    writer.upsert([indexed(make_asset(f"old{i}"), unit(0, 0.5, seed=i)) for i in range(12)])
+    dense = SearchRequest(vector=unit(5), mode=SearchMode.DENSE, k=3)
+    assert len(reader.search(dense, lab_a)) == 3  # caches the lab-a and public masks
+    writer.upsert(
+        [
+            indexed(make_asset("new-a", groups=["lab-a"]), unit(5)),
+            indexed(make_asset("new-b", groups=["lab-b"]), unit(5, 0.01, seed=1)),
+            indexed(make_asset("new-pub", groups=["public"]), unit(5, 0.2, seed=2)),
+        ]
+    )
+    assert ids(reader.search(dense, lab_a))[:2] == ["new-a", "new-pub"]
+    writer.delete([f"old{i}" for i in range(10)])  # most rows dead: the cache compacts
+    remaining = ids(reader.search(SearchRequest(vector=unit(5), mode=SearchMode.DENSE), lab_a))
+    assert remaining[:2] == ["new-a", "new-pub"]
+    assert sorted(remaining) == ["new-a", "new-pub", "old10", "old11"]
+    reader.close()
+    writer.close()
+
+
 def test_concurrent_searches_and_writes_from_threads(tmp_path: Path) -> None:
     """FastAPI runs sync endpoints in a thread pool: one store shared by many threads."""
     from concurrent.futures import ThreadPoolExecutor

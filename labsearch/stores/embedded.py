@@ -482,8 +482,8 @@ class EmbeddedStore:
         depth: int,
     ) -> list[_Ranked]:
         """Exact nearest neighbours among the rows `access` may see and the filter selects."""
-        snapshot = self._vectors.current(conn)
-        if not len(snapshot.rowids):
+        snapshot = self._vectors.refresh(conn)
+        if not snapshot.size:
             return []
         mask = None if access.operator else snapshot.group_mask(conn, access.groups)
         if node is not None:

@@ -6,15 +6,16 @@ them. At 100k x 384 the matrix is 150 MB and one query is one pass over it
 (docs/embedded-engine.md has the measurements).
 
 The cache follows the database's `generation` counter (bumped by every write transaction) and
-refreshes incrementally: keys only grow (AUTOINCREMENT; a replaced asset gets a new key), so rows
-above the cached maximum are new and cached keys that are gone were deleted.
+refreshes incrementally, so a server answering queries while `labsearch index` commits batch
+after batch never re-reads or copies the whole matrix: keys only grow (AUTOINCREMENT; a replaced
+asset gets a new key), so rows above the cached maximum are appended into spare capacity, and
+rows whose key is gone are marked dead (and compacted away once a quarter of rows are dead).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,51 +28,144 @@ def dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, query)
 
 
-@dataclass
-class Snapshot:
-    """All vectors of one write generation, rows sorted by key."""
+class VectorCache:
+    """Vectors of the `bodies` table in memory, with per-group visibility masks.
 
-    generation: int
-    rowids: np.ndarray  # int64, ascending
-    matrix: np.ndarray  # float32, one unit-length row per rowid
-    group_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    Not thread-safe on its own: the store calls it under its lock, inside a read transaction.
+    """
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.clear()
+
+    def clear(self) -> None:
+        self.generation: int | None = None
+        self.size = 0
+        self._rowids = np.empty(0, dtype=np.int64)  # ascending; capacity >= size
+        self._matrix = np.empty((0, self.dimension), dtype=np.float32)
+        self._alive = np.empty(0, dtype=bool)
+        self._groups: dict[str, np.ndarray] = {}  # group -> membership, capacity long
+
+    # ---------------------------------------------------------------- views of the live part
+
+    @property
+    def rowids(self) -> np.ndarray:
+        return self._rowids[: self.size]
+
+    @property
+    def alive(self) -> np.ndarray:
+        return self._alive[: self.size]
+
+    # ---------------------------------------------------------------- refresh
+
+    def refresh(self, conn: sqlite3.Connection) -> VectorCache:
+        """Bring the cache to the snapshot of the read transaction `conn` is in."""
+        (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = int(generation)
+        if generation == self.generation:
+            return self
+        if self.generation is not None and self.size:
+            self._mark_deleted(conn)
+            if (~self.alive).sum() * 4 > self.size:
+                self.clear()  # compact: reload only what is alive
+        last = int(self._rowids[self.size - 1]) if self.size else -1
+        self._append(conn, last)
+        self.generation = generation
+        return self
+
+    def _mark_deleted(self, conn: sqlite3.Connection) -> None:
+        last = int(self._rowids[self.size - 1])
+        (count,) = conn.execute("SELECT count(*) FROM assets WHERE pk <= ?", (last,)).fetchone()
+        if count == int(self.alive.sum()):
+            return  # nothing cached was deleted (the common case: only new rows)
+        rows = conn.execute("SELECT pk FROM assets WHERE pk <= ?", (last,))
+        present = np.fromiter((r for (r,) in rows), dtype=np.int64)
+        self._alive[: self.size] &= np.isin(self.rowids, present, assume_unique=True)
+
+    def _append(self, conn: sqlite3.Connection, after: int) -> None:
+        rowids, blobs = [], []
+        rows = conn.execute("SELECT pk, vector FROM bodies WHERE pk > ? ORDER BY pk", (after,))
+        for rowid, blob in rows:
+            rowids.append(rowid)
+            blobs.append(blob)
+        if not rowids:
+            return
+        start, end = self.size, self.size + len(rowids)
+        self._reserve(end)
+        self._rowids[start:end] = rowids
+        self._matrix[start:end] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
+            len(rowids), self.dimension
+        )
+        self._alive[start:end] = True
+        self.size = end
+        if self._groups:
+            # Extend the cached group masks with the new rows' memberships.
+            for group in self._groups:
+                self._groups[group][start:end] = False
+            members = conn.execute(
+                "SELECT asset, grp FROM asset_groups WHERE asset > ? ORDER BY asset", (after,)
+            )
+            for asset, group in members:
+                if group in self._groups:
+                    self._groups[group][start + np.searchsorted(self.rowids[start:], asset)] = True
+
+    def _reserve(self, needed: int) -> None:
+        capacity = len(self._rowids)
+        if needed <= capacity:
+            return
+        # Grow geometrically so that appending batch after batch copies O(n) in total.
+        capacity = max(needed, capacity * 2, 1024)
+        rowids = np.empty(capacity, dtype=np.int64)
+        matrix = np.empty((capacity, self.dimension), dtype=np.float32)
+        alive = np.zeros(capacity, dtype=bool)
+        rowids[: self.size] = self.rowids
+        matrix[: self.size] = self._matrix[: self.size]
+        alive[: self.size] = self.alive
+        self._rowids, self._matrix, self._alive = rowids, matrix, alive
+        for group, mask in self._groups.items():
+            grown = np.zeros(capacity, dtype=bool)
+            grown[: self.size] = mask[: self.size]
+            self._groups[group] = grown
+
+    # ---------------------------------------------------------------- masks and search
 
     def mask_of(self, rowids: Iterable[int]) -> np.ndarray:
-        """Boolean row mask for the given keys (all of them must be in the snapshot)."""
-        mask = np.zeros(len(self.rowids), dtype=bool)
-        wanted = np.fromiter(rowids, dtype=np.int64)
-        mask[np.searchsorted(self.rowids, wanted)] = True
+        """Boolean row mask for the given keys (each must be a cached, live key)."""
+        mask = np.zeros(self.size, dtype=bool)
+        mask[np.searchsorted(self.rowids, np.fromiter(rowids, dtype=np.int64))] = True
         return mask
 
     def group_mask(self, conn: sqlite3.Connection, groups: Iterable[str]) -> np.ndarray:
-        """Rows visible to members of `groups` (per-group masks are cached per snapshot)."""
-        mask = np.zeros(len(self.rowids), dtype=bool)
+        """Rows visible to members of `groups` (per-group masks stay cached across refreshes)."""
+        mask = np.zeros(self.size, dtype=bool)
         for group in groups:
-            cached = self.group_masks.get(group)
+            cached = self._groups.get(group)
             if cached is None:
                 rows = conn.execute("SELECT asset FROM asset_groups WHERE grp = ?", (group,))
-                cached = self.mask_of(r for (r,) in rows)
-                self.group_masks[group] = cached
-            mask |= cached
+                cached = np.zeros(len(self._rowids), dtype=bool)
+                cached[: self.size] = self.mask_of(r for (r,) in rows)
+                self._groups[group] = cached
+            mask |= cached[: self.size]
         return mask
 
     def top(
         self, query: np.ndarray, mask: np.ndarray | None, depth: int
     ) -> list[tuple[int, float]]:
-        """(key, cosine) of the `depth` best rows among `mask` (all rows if None), best first;
+        """(key, cosine) of the `depth` best live rows among `mask` (all if None), best first;
         equal scores by key."""
-        if mask is None:
+        alive = self.alive
+        if mask is None and bool(alive.all()):
             positions = None
-            scores = dot(self.matrix, query)
+            scores = dot(self._matrix[: self.size], query)
         else:
-            positions = np.flatnonzero(mask)
+            positions = np.flatnonzero(alive if mask is None else mask & alive)
             if not len(positions):
                 return []
             # Scoring every row and then selecting is cheaper than gathering a large subset.
-            if len(positions) * 4 > len(mask):
-                scores = dot(self.matrix, query)[positions]
+            if len(positions) * 4 > self.size:
+                scores = dot(self._matrix[: self.size], query)[positions]
             else:
-                scores = dot(self.matrix[positions], query)
+                scores = dot(self._matrix[positions], query)
         n = min(depth, len(scores))
         if n <= 0:
             return []
@@ -79,46 +173,3 @@ class Snapshot:
         top = top[np.lexsort((top, -scores[top]))]  # by score, then by position (= by key)
         chosen = top if positions is None else positions[top]
         return [(int(self.rowids[i]), float(s)) for i, s in zip(chosen, scores[top], strict=True)]
-
-
-class VectorCache:
-    """The current Snapshot, refreshed from the `bodies` table when the generation moved."""
-
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-        self._snapshot: Snapshot | None = None
-
-    def clear(self) -> None:
-        self._snapshot = None
-
-    def current(self, conn: sqlite3.Connection) -> Snapshot:
-        """The snapshot matching the read transaction `conn` is in."""
-        (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = int(generation)
-        cached = self._snapshot
-        if cached is not None and cached.generation == generation:
-            return cached
-        last = int(cached.rowids[-1]) if cached is not None and len(cached.rowids) else 0
-        new_rowids, new_matrix = self._read(conn, last if cached is not None else -1)
-        if cached is None:
-            rowids, matrix = new_rowids, new_matrix.copy()  # frombuffer is read-only
-        else:
-            rows = conn.execute("SELECT pk FROM bodies WHERE pk <= ?", (last,))
-            present = np.fromiter((r for (r,) in rows), dtype=np.int64)
-            keep = np.isin(cached.rowids, present, assume_unique=True)
-            rowids = np.concatenate([cached.rowids[keep], new_rowids])
-            matrix = np.concatenate([cached.matrix[keep], new_matrix])
-        self._snapshot = Snapshot(generation, rowids, matrix)
-        return self._snapshot
-
-    def _read(self, conn: sqlite3.Connection, after: int) -> tuple[np.ndarray, np.ndarray]:
-        rowids, blobs = [], []
-        for rowid, blob in conn.execute(
-            "SELECT pk, vector FROM bodies WHERE pk > ? ORDER BY pk", (after,)
-        ):
-            rowids.append(rowid)
-            blobs.append(blob)
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
-            len(blobs), self.dimension
-        )
-        return np.asarray(rowids, dtype=np.int64), matrix
