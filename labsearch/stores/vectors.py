@@ -113,8 +113,9 @@ class VectorCache:
         capacity = len(self._rowids)
         if needed <= capacity:
             return
-        # Grow geometrically so that appending batch after batch copies O(n) in total.
-        capacity = max(needed, capacity * 2, 1024)
+        # Grow geometrically, with headroom, so that appending batch after batch copies O(n)
+        # in total and the first batches after loading copy nothing.
+        capacity = max(needed + needed // 4, capacity * 2, 1024)
         rowids = np.empty(capacity, dtype=np.int64)
         matrix = np.empty((capacity, self.dimension), dtype=np.float32)
         alive = np.zeros(capacity, dtype=bool)
