@@ -646,10 +646,11 @@ def _facet_sql(field_name: str, where: SQL) -> SQL:
             f"WHERE {rows.text} AND {scalar} {order}",
             rows.params,
         )
-    # Join from the visible, filtered assets through the side table's (asset, ...) index.
+    # Drive from the visible, filtered assets (CROSS JOIN fixes the order) into the side
+    # table's (asset, ...) index; SQLite would otherwise scan every value of the field.
     return SQL(
         f"SELECT {rendered} AS value, count(DISTINCT a.pk) FROM assets a "
-        f"JOIN {side.table} s ON s.asset = a.pk AND {rows.text} "
+        f"CROSS JOIN {side.table} s ON s.asset = a.pk AND {rows.text} "
         f"WHERE {scalar} AND {where.text} {order}",
         [*rows.params, *where.params],
     )
