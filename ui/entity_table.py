@@ -11,19 +11,26 @@ import streamlit as st
 from ui.format import KEY_METADATA, label, value_text
 
 # Columns after the title, when any member has them; the rest of the metadata stays in details.
-COLUMNS = ["run_id", "samples", "sample", "instrument", "date", "experiment_id", "project"]
+COLUMNS = ["run_id", "date", "instrument", "samples", "sample", "experiment_id", "project"]
 
 
 def table(result: dict[str, Any]) -> pd.DataFrame:
     members = result.get("members") or []
     present = [c for c in COLUMNS if any(c in (m.get("metadata") or {}) for m in members)]
+    several_kinds = len({m.get("kind") for m in members}) > 1
+    runs = result.get("entity") == "run" and "run_id" in present
     rows = []
     for member in members:
         metadata = member.get("metadata") or {}
-        row = {"Title": member["title"], "Kind": label(member.get("kind"))}
+        row = {}
         for column in present:
             value = metadata.get(column)
             row[KEY_METADATA.get(column, column)] = None if value is None else value_text(value)
+        title = {"Title": member["title"]}
+        # Runs are known by their run id (first column); anything else by its title.
+        row = {**row, **title} if runs else {**title, **row}
+        if several_kinds:
+            row["Kind"] = label(member.get("kind"))
         row["Id"] = member["id"]
         rows.append(row)
     return pd.DataFrame(rows)
