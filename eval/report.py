@@ -7,6 +7,7 @@ with matplotlib's Agg backend (no display needed).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,10 @@ def lab_chart(report: dict[str, Any], path: Path) -> Path:
     summary = report["summary"]
     labels, values = [], []
     for name, m in summary["entity"].items():
-        labels.append(f"entity {name}\nF1")
+        labels.append(textwrap.fill(f"entity {name.replace('_', ' ')} F1", 14))
         values.append(m["f1"])
     for name, m in summary["descriptive"].items():
-        labels.append(f"descr. {name}\nnDCG@10")
+        labels.append(textwrap.fill(f"descriptive {name} nDCG@10", 14))
         values.append(m["ndcg@10"])
     fig, ax = plt.subplots(figsize=(max(6, len(labels) * 1.2), 4))
     bars = ax.bar(range(len(labels)), values)
