@@ -44,7 +44,7 @@ from labsearch.stores import fts_query
 from labsearch.stores.opensearch_bulk import Action, RetryPolicy, batches, run_bulk
 from labsearch.stores.opensearch_client import build_client, translated_errors
 from labsearch.stores.opensearch_mapping import (
-    TEXT_FIELDS,
+    RANKED_FIELD,
     from_source,
     index_body,
     read_meta,
@@ -434,6 +434,8 @@ class OpenSearchStore:
                 "fragment_size": 80,
                 "number_of_fragments": 1,
                 "no_match_size": 0,
+                # The query names the ranked field; mark its terms in the readable fields.
+                "require_field_match": False,
                 "fields": {"text": {}, "title": {}, "identifiers.text": {}},
             }
         return body
@@ -497,22 +499,17 @@ def _aliased_indices(client: OpenSearch, alias: str) -> list[str]:
 
 
 def _lexical_query(text: str) -> dict[str, Any] | None:
-    """BM25 over title, identifiers, text and compound-token pieces, weighted as the embedded
-    store weighs its FTS5 columns. Terms are OR-ed; a compound term ("LIV-0042") also matches its
-    pieces as an adjacent phrase, as fts_query.match_expression does."""
+    """BM25 over the weighted field (see opensearch_mapping.RANKED_FIELD). Terms are OR-ed; a
+    compound term ("LIV-0042") also matches its pieces as an adjacent phrase, as
+    fts_query.match_expression does."""
     terms = fts_query.terms(text)
     if not terms:
         return None
-    fields = [f"{name}^{weight}" for name, weight in TEXT_FIELDS.items()]
-    should: list[dict[str, Any]] = [
-        {"multi_match": {"query": " ".join(terms), "fields": fields, "type": "most_fields"}}
-    ]
+    should: list[dict[str, Any]] = [{"match": {RANKED_FIELD: {"query": " ".join(terms)}}}]
     for term in terms:
         pieces = fts_query.pieces(term)
         if pieces:
-            should.append(
-                {"multi_match": {"query": " ".join(pieces), "fields": fields, "type": "phrase"}}
-            )
+            should.append({"match_phrase": {RANKED_FIELD: {"query": " ".join(pieces)}}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
