@@ -64,7 +64,7 @@ from labsearch.stores.sql_filters import (
     join,
     value_table,
 )
-from labsearch.stores.vectors import VectorCache
+from labsearch.stores.vectors import VectorCache, keys
 
 DB_NAME = "labsearch.sqlite3"
 SCHEMA_VERSION = "5"
@@ -488,8 +488,8 @@ class EmbeddedStore:
         mask = None if access.operator else snapshot.group_mask(conn, access.groups)
         if node is not None:
             where = compile_filter(node)
-            rows = conn.execute(f"SELECT a.pk FROM assets a WHERE {where.text}", where.params)
-            selected = snapshot.mask_of(r for (r,) in rows)
+            rows = keys(conn, f"SELECT a.pk AS k FROM assets a WHERE {where.text}", where.params)
+            selected = snapshot.mask_of(rows)
             mask = selected if mask is None else mask & selected
         return [_Ranked(rowid, score) for rowid, score in snapshot.top(query, mask, depth)]
 

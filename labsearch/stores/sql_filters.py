@@ -67,9 +67,7 @@ def _condition(cond: Condition) -> SQL:
         side = value_table(cond.field)
         if side is None:
             return join(" OR ", [_any_value(cond.field, "eq", v) for v in cond.value], FALSE)
-        # One subquery for all options, so SQLite reads the side table's index once.
-        options = [value_predicate(side.value(), side.json_type(), "eq", v) for v in cond.value]
-        return _in_side_table(side, join(" OR ", options, FALSE))
+        return _in_side_table(side, _one_of(side, cond.value))
     return _any_value(cond.field, cond.op, cond.value)
 
 
@@ -132,6 +130,23 @@ def _any_value(field_name: str, op: str, operand: Any) -> SQL:
         inner = value_predicate(SQL(column), kind, op, operand)
         return SQL(f"coalesce({inner.text}, 0)", inner.params)
     return _in_side_table(side, value_predicate(side.value(), side.json_type(), op, operand))
+
+
+def _one_of(side: ValueTable, options: list[Any]) -> SQL:
+    """Value equals one of `options`, as `type ... AND value IN (...)` per kind of option, so
+    SQLite seeks the (key, value, type) index once per option instead of scanning the key."""
+    kind, value = side.json_type(), side.value()
+    parts = []
+    booleans = sorted({"true" if o else "false" for o in options if isinstance(o, bool)})
+    if booleans:
+        parts.append(SQL(f"{kind.text} IN ({','.join('?' * len(booleans))})", booleans))
+    numbers = [o for o in options if isinstance(o, int | float) and not isinstance(o, bool)]
+    strings = [o for o in options if isinstance(o, str)]
+    for values, kinds in ((numbers, "IN ('integer','real')"), (strings, "= 'text'")):
+        if values:
+            listed = in_list(value.text, values)
+            parts.append(SQL(f"({kind.text} {kinds} AND {listed.text})", listed.params))
+    return join(" OR ", parts, FALSE)
 
 
 def _in_side_table(side: ValueTable, predicate: SQL) -> SQL:

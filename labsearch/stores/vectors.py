@@ -28,6 +28,16 @@ def dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, query)
 
 
+def keys(conn: sqlite3.Connection, sql: str, params: Iterable[object] = ()) -> np.ndarray:
+    """The integers in column `k` of query `sql`, as an int64 array. group_concat plus a C-level
+    parse avoids creating a Python object per row, most of the cost of iterating a cursor over
+    tens of thousands of keys."""
+    (joined,) = conn.execute(f"SELECT group_concat(k) FROM ({sql})", list(params)).fetchone()
+    if not joined:
+        return np.empty(0, dtype=np.int64)
+    return np.fromstring(joined, dtype=np.int64, sep=",")
+
+
 class VectorCache:
     """Vectors of the `bodies` table in memory, with per-group visibility masks.
 
@@ -78,8 +88,7 @@ class VectorCache:
         (count,) = conn.execute("SELECT count(*) FROM assets WHERE pk <= ?", (last,)).fetchone()
         if count == int(self.alive.sum()):
             return  # nothing cached was deleted (the common case: only new rows)
-        rows = conn.execute("SELECT pk FROM assets WHERE pk <= ?", (last,))
-        present = np.fromiter((r for (r,) in rows), dtype=np.int64)
+        present = keys(conn, "SELECT pk AS k FROM assets WHERE pk <= ?", (last,))
         self._alive[: self.size] &= np.isin(self.rowids, present, assume_unique=True)
 
     def _append(self, conn: sqlite3.Connection, after: int) -> None:
@@ -130,10 +139,10 @@ class VectorCache:
 
     # ---------------------------------------------------------------- masks and search
 
-    def mask_of(self, rowids: Iterable[int]) -> np.ndarray:
+    def mask_of(self, rowids: np.ndarray) -> np.ndarray:
         """Boolean row mask for the given keys (each must be a cached, live key)."""
         mask = np.zeros(self.size, dtype=bool)
-        mask[np.searchsorted(self.rowids, np.fromiter(rowids, dtype=np.int64))] = True
+        mask[np.searchsorted(self.rowids, rowids)] = True
         return mask
 
     def group_mask(self, conn: sqlite3.Connection, groups: Iterable[str]) -> np.ndarray:
@@ -142,9 +151,9 @@ class VectorCache:
         for group in groups:
             cached = self._groups.get(group)
             if cached is None:
-                rows = conn.execute("SELECT asset FROM asset_groups WHERE grp = ?", (group,))
+                members = keys(conn, "SELECT asset AS k FROM asset_groups WHERE grp = ?", (group,))
                 cached = np.zeros(len(self._rowids), dtype=bool)
-                cached[: self.size] = self.mask_of(r for (r,) in rows)
+                cached[: self.size] = self.mask_of(members)
                 self._groups[group] = cached
             mask |= cached[: self.size]
         return mask
