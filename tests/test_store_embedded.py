@@ -162,6 +162,16 @@ def test_open_store_factory_uses_settings(tmp_path: Path) -> None:
     store.close()
 
 
+def test_open_store_without_the_opensearch_client_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A None entry in sys.modules makes the import fail, as a missing opensearch-py would.
+    monkeypatch.setitem(sys.modules, "labsearch.stores.opensearch", None)
+    settings = Settings(home=tmp_path, model=MODEL, backend="opensearch")
+    with pytest.raises(ConfigError, match="pip install opensearch-py"):
+        open_store(settings, DIM)
+
+
 def test_a_file_that_is_not_an_index_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ConfigError, match="--rebuild"):
