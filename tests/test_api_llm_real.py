@@ -52,7 +52,7 @@ def service(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(gguf_runs):
     port = free_port()
     process = subprocess.Popen(
         [
@@ -90,6 +90,30 @@ def llama_server():
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+PROBE = """
+from llama_cpp import Llama
+from chat_api.llm.local import default_gguf
+model = Llama(model_path=str(default_gguf()), n_ctx=256, verbose=False)
+print(model("Hello", max_tokens=2, temperature=0)["choices"][0]["text"])
+"""
+
+
+@pytest.fixture(scope="module")
+def gguf_runs() -> None:
+    """Generate two tokens in a child process first: a llama.cpp build that crashes (e.g. its
+    AMX kernels segfault on some CPUs) must fail these tests, not kill the whole pytest run."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300
+    )
+    if probe.returncode != 0:
+        pytest.fail(
+            f"llama-cpp-python cannot run the GGUF here (exit code {probe.returncode}); if it "
+            "segfaults in ggml_backend_amx_mul_mat, rebuild it without AMX: CMAKE_ARGS='"
+            "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON' pip install "
+            "--no-cache-dir --force-reinstall --no-deps llama-cpp-python"
+        )
 
 
 def assert_safe(answer: dict, asked: str) -> None:
@@ -148,7 +172,7 @@ def test_openai_backend_streams(openai_client):
     assert_safe(done["answer"], "which runs used sample KID-0007?")
 
 
-def test_local_backend_in_process_with_a_follow_up(service):
+def test_local_backend_in_process_with_a_follow_up(service, gguf_runs):
     home, search = service
     settings = api_settings(home, llm="local")
     with TestClient(create_app(settings, search)) as client:
