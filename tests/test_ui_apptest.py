@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from ui_demo import Demo, api_server, build_demo, closed_port_url
 
+from labsearch.errors import ConfigError
 from ui.client import ApiClient, Credential
 from ui.feedback_export import export_feedback
 
@@ -173,6 +174,14 @@ def test_feedback_is_stored_and_exported_as_a_regression_question(monkeypatch, a
     assert mine["question"] == question
     assert mine["user"] == "alice"
     assert len(mine["answer_members"]) == len(demo.runs_of(demo.example_sample))
+
+
+def test_export_feedback_says_where_the_store_should_be(tmp_path):
+    with pytest.raises(ConfigError, match="no conversation store at .*conversations.sqlite"):
+        export_feedback(tmp_path / "not-an-api-home", tmp_path / "out.jsonl")
+    (tmp_path / "conversations.sqlite").write_bytes(b"this is not SQLite at all" * 100)
+    with pytest.raises(ConfigError, match="not a labsearch conversation store"):
+        export_feedback(tmp_path, tmp_path / "out.jsonl")
 
 
 def test_conversations_open_rename_and_delete(monkeypatch, api):

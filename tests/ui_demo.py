@@ -91,12 +91,27 @@ def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float, ready:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(url, timeout=5).status_code == ready:
-                return
+            response = httpx.get(url, timeout=5)
         except httpx.TransportError:
-            pass
+            time.sleep(0.5)
+            continue
+        if response.status_code == ready:
+            return
+        detail = _load_failure(response)
+        if ready == 200 and detail:
+            raise RuntimeError(f"{url}: the API cannot load its index: {detail}")
         time.sleep(0.5)
     raise RuntimeError(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def _load_failure(response: httpx.Response) -> str | None:
+    """/v1/readyz's reason when loading failed for good (not just "loading" yet)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if detail and detail != "loading" else None
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -115,7 +130,7 @@ def serve(
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait(probe, process, log, timeout=180, ready=ready)
+        _wait(probe, process, log, timeout=600, ready=ready)
         yield process
     finally:
         _stop(process)
