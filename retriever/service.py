@@ -39,6 +39,7 @@ class SearchService:
             dense_weight=settings.dense_weight,
             rrf_k=settings.rrf_k,
             candidates=settings.candidates,
+            method=settings.fusion_method,
         )
 
     @classmethod

@@ -39,12 +39,15 @@ class IndexedAsset:
 
 @dataclass(frozen=True)
 class FusionSettings:
-    """How BM25 and vector rankings are fused (reciprocal-rank fusion, weighted)."""
+    """How BM25 and vector rankings are fused: `method` is "rrf" (weighted reciprocal-rank
+    fusion) or "convex" (weighted sum of min-max normalised scores); the math is in
+    labsearch/stores/fusion.py, shared by every store."""
 
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 100  # taken from each side before fusion
+    method: str = "rrf"
 
 
 @dataclass(frozen=True)
