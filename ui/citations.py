@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui import asset_details, state
 from ui.errors import api_errors
-from ui.format import key_metadata, label, package_at_hash, s3_uri_text
+from ui.format import facts, key_metadata, package_at_hash, s3_uri_text
 
 CARDS_PER_ROW = 2
 
@@ -34,10 +34,7 @@ def render(citations: list[dict[str, Any]], key: str) -> None:
 def card(citation: dict[str, Any], number: int, key: str) -> None:
     with st.container(border=True):
         st.markdown(f"**[{number}] {citation['title']}**")
-        facts = [label(citation.get("kind")), label(citation.get("entity"))]
-        if citation.get("data_level"):
-            facts.append(f"{citation['data_level']} data")
-        st.caption(" · ".join(f for f in facts if f))
+        st.caption(facts(citation.get("kind"), citation.get("entity"), citation.get("data_level")))
         metadata = key_metadata(citation.get("metadata") or {})
         if metadata:
             st.markdown("  \n".join(f"{name}: **{value}**" for name, value in metadata))

@@ -54,3 +54,13 @@ def s3_uri_text(s3_uri: str | None, version_id: str | None) -> str | None:
 def label(value: str | None) -> str:
     """`package_entry` -> `package entry`."""
     return (value or "").replace("_", " ")
+
+
+def facts(kind: str | None, entity: str | None, data_level: str | None) -> str:
+    """`package · run · raw data`; the entity is left out when it only repeats the kind."""
+    parts = [label(kind)]
+    if entity and entity != kind:
+        parts.append(label(entity))
+    if data_level:
+        parts.append(f"{data_level} data")
+    return " · ".join(p for p in parts if p)

@@ -10,7 +10,7 @@ import streamlit as st
 from labsearch.models import Hit, SearchRequestModel, SearchResponse
 from ui import asset_details, state
 from ui.errors import api_errors
-from ui.format import key_metadata, label
+from ui.format import facts, key_metadata, label
 
 # Facet field -> label; each is a multiselect whose options show the count of each value.
 FACETS = {
@@ -67,8 +67,7 @@ def hit_card(hit: Hit, number: int) -> None:
     with st.container(border=True):
         badge = " :blue-badge[exact identifier match]" if hit.exact else ""
         st.markdown(f"**{number}. {hit.title}**{badge}")
-        facts = [label(hit.kind), label(hit.entity), hit.data_level and f"{hit.data_level} data"]
-        st.caption(" · ".join(f for f in facts if f) + f" · score {hit.score:.3f}")
+        st.caption(f"{facts(hit.kind, hit.entity, hit.data_level)} · score {hit.score:.3f}")
         # Highlights come with matches in **bold** (Markdown) from both stores.
         for snippet in hit.highlights:
             st.markdown(f"> {snippet}")
