@@ -40,7 +40,7 @@ from labsearch.errors import (
 from labsearch.filters import TOP_LEVEL_FIELDS, normalize_field
 from labsearch.schema import Asset
 from labsearch.settings import Settings
-from labsearch.stores import fts_query
+from labsearch.stores import fts_query, fusion
 from labsearch.stores.opensearch_bulk import Action, RetryPolicy, batches, run_bulk
 from labsearch.stores.opensearch_client import build_client, translated_errors
 from labsearch.stores.opensearch_mapping import (
@@ -67,6 +67,16 @@ from labsearch.stores.protocol import (
 log = logging.getLogger(__name__)
 
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # as the embedded store marks matches
+HIGHLIGHT = {
+    "pre_tags": [HIGHLIGHT_PRE],
+    "post_tags": [HIGHLIGHT_POST],
+    "fragment_size": 80,
+    "number_of_fragments": 1,
+    "no_match_size": 0,
+    # The query names the ranked field; mark its terms in the readable fields.
+    "require_field_match": False,
+    "fields": {"text": {}, "title": {}, "identifiers.text": {}},
+}
 PAGE = 1000  # documents per page when reading everything (match, hashes_by_source)
 MAX_BULK_BYTES = 8 * 1024 * 1024
 MAX_KNN_K = 10_000  # the k-NN plugin's upper bound for k
@@ -373,32 +383,72 @@ class OpenSearchStore:
             raise InvalidRequestError(
                 f"offset + k = {wanted} is past the {MAX_KNN_K} results a vector search can rank"
             )
+        # Hybrid ranks `depth` candidates per side but shows only k: the candidates are ranked
+        # by id and score alone, and only the page's documents are fetched and highlighted.
+        inline = mode is not SearchMode.HYBRID
+        show_highlights = request.highlight and lexical is not None
         searches: list[tuple[str, dict[str, Any]]] = []
         if lexical is not None and mode in (SearchMode.BM25, SearchMode.HYBRID):
-            searches.append(("bm25", self._bm25_body(lexical, clauses, depth, request.highlight)))
+            body = _ranking_body(filtered(lexical, clauses), depth, [{"id": "asc"}], inline)
+            if inline and show_highlights:
+                body["highlight"] = HIGHLIGHT
+            searches.append(("bm25", body))
         if vector is not None and mode in (SearchMode.DENSE, SearchMode.HYBRID):
             # HNSW explores k candidates: never fewer than the fusion pool, so a k=10 dense
             # search is as accurate as the top 10 of a hybrid one (the embedded store is exact).
             width = min(max(depth, request.fusion.candidates), MAX_KNN_K)
-            searches.append(("dense", self._dense_body(vector, clauses, depth, width)))
+            knn: dict[str, Any] = {"vector": vector, "k": width}
+            if clauses:
+                # Inside the k-NN query: Lucene filters while it walks the graph (or scores the
+                # filtered set exactly when it is small), so filtered search returns every match.
+                knn["filter"] = as_filter(clauses)
+            # Equal scores in index order, as the embedded store keeps insertion order.
+            body = _ranking_body({"knn": {"vector": knn}}, depth, [{"_doc": "asc"}], inline)
+            searches.append(("dense", body))
         if not searches:
             return []
         hits = self._msearch(searches)
-        ranked = _fuse(hits.get("bm25", []), hits.get("dense", []), mode, request)
+        bm25 = [(hit["_id"], float(hit["_score"])) for hit in hits.get("bm25", [])]
+        # Lucene's cosine score is (1 + cos) / 2; report the cosine, as the embedded store does.
+        dense = [(hit["_id"], 2 * float(hit["_score"]) - 1) for hit in hits.get("dense", [])]
+        page = _rank(bm25, dense, mode, request)[request.offset : wanted]
+        if not page:
+            return []
+        if inline:
+            docs = {hit["_id"]: hit for side in hits.values() for hit in side}
+        else:
+            page_ids = [doc_id for doc_id, _, _, _ in page]
+            docs = self._fetch_page(page_ids, lexical if show_highlights else None)
         return [
             ScoredAsset(
-                asset=from_source(hit["_source"]),
+                asset=from_source(docs[doc_id]["_source"]),
                 score=score,
                 highlights=(
-                    _highlights(hit, request.text)
-                    if request.highlight and bm25_rank is not None
+                    _highlights(docs[doc_id], request.text)
+                    if show_highlights and bm25_rank is not None
                     else []
                 ),
                 bm25_rank=bm25_rank,
                 dense_rank=dense_rank,
             )
-            for hit, score, bm25_rank, dense_rank in ranked[request.offset : wanted]
+            for doc_id, score, bm25_rank, dense_rank in page
+            if doc_id in docs
         ]
+
+    def _fetch_page(
+        self, page_ids: list[str], lexical: dict[str, Any] | None
+    ) -> dict[str, dict[str, Any]]:
+        """The page's documents, highlighted by the lexical query when one is given (the ids
+        come from permission-filtered searches)."""
+        query: dict[str, Any] = {"bool": {"filter": [{"ids": {"values": page_ids}}]}}
+        body: dict[str, Any] = {"size": len(page_ids), "_source": ["asset"]}
+        if lexical is not None:
+            query["bool"]["should"] = [lexical]
+            body["highlight"] = HIGHLIGHT
+        body["query"] = query
+        with translated_errors(self.url, "fetching search results"):
+            found = self.client.search(index=self.target, body=body)["hits"]["hits"]
+        return {hit["_id"]: hit for hit in found}
 
     def _query_vector(self, request: SearchRequest, mode: SearchMode) -> list[float] | None:
         if request.vector is None:
@@ -414,50 +464,6 @@ class OpenSearchStore:
         if not all(math.isfinite(x) for x in vector):
             raise InvalidRequestError("query vector contains NaN or infinity")
         return vector if any(vector) else None  # a zero vector ranks nothing
-
-    @staticmethod
-    def _bm25_body(
-        lexical: dict[str, Any], clauses: list[dict[str, Any]], depth: int, highlight: bool
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "query": filtered(lexical, clauses),
-            "size": depth,
-            "sort": [{"_score": "desc"}, {"id": "asc"}],
-            "track_scores": True,
-            "track_total_hits": False,
-            "_source": ["asset"],
-        }
-        if highlight:
-            body["highlight"] = {
-                "pre_tags": [HIGHLIGHT_PRE],
-                "post_tags": [HIGHLIGHT_POST],
-                "fragment_size": 80,
-                "number_of_fragments": 1,
-                "no_match_size": 0,
-                # The query names the ranked field; mark its terms in the readable fields.
-                "require_field_match": False,
-                "fields": {"text": {}, "title": {}, "identifiers.text": {}},
-            }
-        return body
-
-    @staticmethod
-    def _dense_body(
-        vector: list[float], clauses: list[dict[str, Any]], depth: int, width: int
-    ) -> dict[str, Any]:
-        knn: dict[str, Any] = {"vector": vector, "k": width}
-        if clauses:
-            # Inside the k-NN query: Lucene filters while it walks the graph (or scores the
-            # filtered set exactly when it is small), so filtered search returns every match.
-            knn["filter"] = as_filter(clauses)
-        return {
-            "query": {"knn": {"vector": knn}},
-            "size": depth,
-            # Equal scores in index order, as the embedded store keeps insertion order.
-            "sort": [{"_score": "desc"}, {"_doc": "asc"}],
-            "track_scores": True,
-            "track_total_hits": False,
-            "_source": ["asset"],
-        }
 
     def _msearch(self, searches: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict]]:
         lines: list[dict[str, Any]] = []
@@ -513,31 +519,41 @@ def _lexical_query(text: str) -> dict[str, Any] | None:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def _fuse(
-    bm25: list[dict[str, Any]],
-    dense: list[dict[str, Any]],
+def _ranking_body(
+    query: dict[str, Any], depth: int, tie_break: list[dict[str, Any]], with_source: bool
+) -> dict[str, Any]:
+    return {
+        "query": query,
+        "size": depth,
+        "sort": [{"_score": "desc"}, *tie_break],
+        "track_scores": True,
+        "track_total_hits": False,
+        "_source": ["asset"] if with_source else False,
+    }
+
+
+def _rank(
+    bm25: list[tuple[str, float]],
+    dense: list[tuple[str, float]],
     mode: SearchMode,
     request: SearchRequest,
-) -> list[tuple[dict[str, Any], float, int | None, int | None]]:
-    """(hit, score, 1-based BM25 rank, 1-based dense rank), best first. Hybrid uses the embedded
-    store's weighted reciprocal-rank fusion: score = sum over sides of weight / (rrf_k + rank)."""
-    bm25_ranks = {hit["_id"]: i for i, hit in enumerate(bm25, 1)}
-    dense_ranks = {hit["_id"]: i for i, hit in enumerate(dense, 1)}
+) -> list[tuple[str, float, int | None, int | None]]:
+    """(id, score, 1-based BM25 rank, 1-based dense rank), best first. Hybrid fuses the two
+    lists with labsearch.stores.fusion, the functions the embedded store and eval/ use."""
+    bm25_ranks = {doc_id: i for i, (doc_id, _) in enumerate(bm25, 1)}
+    dense_ranks = {doc_id: i for i, (doc_id, _) in enumerate(dense, 1)}
     if mode is SearchMode.BM25:
-        return [(hit, hit["_score"], bm25_ranks[hit["_id"]], None) for hit in bm25]
+        return [(doc_id, score, bm25_ranks[doc_id], None) for doc_id, score in bm25]
     if mode is SearchMode.DENSE:
-        # Lucene's cosine score is (1 + cos) / 2; report the cosine, as the embedded store does.
-        return [(hit, 2 * hit["_score"] - 1, None, dense_ranks[hit["_id"]]) for hit in dense]
-    fusion = request.fusion
-    by_id = {hit["_id"]: hit for hit in dense}
-    for hit in bm25:  # the BM25 copy carries the highlights
-        by_id[hit["_id"]] = hit
-    fused: dict[str, float] = {}
-    for ranks, weight in ((bm25_ranks, fusion.bm25_weight), (dense_ranks, fusion.dense_weight)):
-        for doc_id, rank in ranks.items():
-            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (fusion.rrf_k + rank)
-    order = sorted(fused, key=lambda doc_id: (-fused[doc_id], doc_id))
-    return [(by_id[d], fused[d], bm25_ranks.get(d), dense_ranks.get(d)) for d in order]
+        return [(doc_id, score, None, dense_ranks[doc_id]) for doc_id, score in dense]
+    settings = request.fusion
+    fused = fusion.fuse(
+        [bm25, dense],
+        [settings.bm25_weight, settings.dense_weight],
+        method=getattr(settings, "method", "rrf"),
+        rrf_k=settings.rrf_k,
+    )
+    return [(d, score, bm25_ranks.get(d), dense_ranks.get(d)) for d, score in fused]
 
 
 def _highlights(hit: dict[str, Any], text: str) -> list[str]:
