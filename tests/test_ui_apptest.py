@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from ui_demo import Demo, api_server, build_demo, closed_port_url
 
-from labsearch.errors import ConfigError
-from ui.client import ApiClient, Credential
+from labsearch.errors import AuthError, ConfigError, InvalidRequestError, NotFoundError
+from ui.client import ApiClient, ApiUnreachableError, Credential
 from ui.feedback_export import export_feedback
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
@@ -221,3 +221,18 @@ def test_search_tab_highlights_and_facet_filters(monkeypatch, api, demo):
     assert hits and all(h.startswith("package ·") for h in hits)
     levels = at.multiselect(key="facet-data_level")
     assert all("(" in option for option in levels.options), "every value shows its count"
+
+
+# --- the HTTP client's errors -------------------------------------------------------------------
+
+
+def test_client_turns_http_errors_into_labsearch_errors(api):
+    with pytest.raises(AuthError, match=r"invalid API key \(HTTP 401\)"):
+        list(ApiClient(api, Credential("api_key", "wrong")).chat_stream("hello"))
+    client = ApiClient(api, ALICE)
+    with pytest.raises(InvalidRequestError, match="HTTP 400"):
+        list(client.chat_stream("x" * 5000))
+    with pytest.raises(NotFoundError, match="HTTP 404"):
+        client.asset("quilt:s3://no-such-bucket#no/such-package")
+    with pytest.raises(ApiUnreachableError, match="does not answer"):
+        ApiClient(closed_port_url()).health()
