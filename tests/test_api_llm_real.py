@@ -48,7 +48,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, embedder):
     home = tmp_path_factory.mktemp("real-llm-home")
-    return home, build_service(api_settings(home), embedder)
+    return home, build_service(api_settings(home, context_tokens=700), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,16 @@ def gguf_runs() -> None:
         )
 
 
+def wait_ready(client: TestClient) -> None:
+    """The app opens the LLM on a background thread at startup; readyz says when it is done."""
+    deadline = time.monotonic() + 300
+    while (ready := client.get("/v1/readyz")).status_code == 503:
+        assert ready.json()["detail"] == "loading", ready.json()
+        assert time.monotonic() < deadline, "the LLM did not load within 5 minutes"
+        time.sleep(0.2)
+    assert ready.status_code == 200, ready.text
+
+
 def assert_safe(answer: dict, asked: str) -> None:
     cited = {c["asset_id"] for c in answer["citations"]}
     assert cited <= BOB_VISIBLE, cited - BOB_VISIBLE
@@ -135,18 +145,22 @@ def check_entity_answer(answer: dict) -> None:
 def openai_client(service, llama_server):
     home, search = service
     settings = api_settings(
-        home, llm="openai", openai_base_url=llama_server, openai_model="smollm2"
+        home,
+        llm="openai",
+        openai_base_url=llama_server,
+        openai_model="smollm2",
+        context_tokens=700,
     )
     with TestClient(create_app(settings, search)) as client:
+        wait_ready(client)
         yield client
 
 
 def test_openai_backend_against_a_local_llama_server(openai_client):
     assert openai_client.get("/v1/readyz").json()["llm"] == "openai:smollm2"
     for question in (
-        "what is sample KID-0007?",
+        "what does the kidney ATAC-seq notebook say?",  # the note holds injected instructions
         "which runs used sample KID-0007?",
-        "what does the kidney ATAC-seq notebook say?",
     ):
         response = openai_client.post("/v1/chat", json={"message": question}, headers=BOB)
         assert response.status_code == 200, response.text
@@ -174,8 +188,10 @@ def test_openai_backend_streams(openai_client):
 
 def test_local_backend_in_process_with_a_follow_up(service, gguf_runs):
     home, search = service
-    settings = api_settings(home, llm="local")
+    settings = api_settings(home, llm="local", context_tokens=700)
     with TestClient(create_app(settings, search)) as client:
+        wait_ready(client)
+        assert client.get("/v1/readyz").json()["llm"].startswith("local:SmolLM2")
         started = time.monotonic()
         with client.stream(
             "POST",
