@@ -22,6 +22,7 @@ FACETS = {
 }
 DATE_FIELD = "metadata.date"
 PAGE_SIZE = 20
+LAST_SEARCH = "last_search"
 
 
 def filters() -> dict[str, Any] | None:
@@ -84,6 +85,16 @@ def hit_card(hit: Hit, number: int) -> None:
         asset_details.details_toggle(hit.id, f"hit-{number}-{hit.id}")
 
 
+def _search(request: SearchRequestModel) -> SearchResponse:
+    """Search once per distinct request: the tab is redrawn on every chat interaction too."""
+    key = (state.credential(), request.model_dump_json())
+    last = st.session_state.get(LAST_SEARCH)
+    if last is None or last[0] != key:
+        last = (key, state.client().search(request))
+        st.session_state[LAST_SEARCH] = last
+    return last[1]
+
+
 def render() -> None:
     query = st.text_input(
         "Search", key="search-query", placeholder="e.g. dexamethasone liver RNA-seq, LIV-0037"
@@ -94,7 +105,7 @@ def render() -> None:
         request = SearchRequestModel(
             query=query.strip(), filters=filters(), facets=list(FACETS), size=PAGE_SIZE
         )
-        response = state.client().search(request)
+        response = _search(request)
     with left:
         facet_widgets(response)
     if response is None:

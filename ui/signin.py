@@ -22,7 +22,8 @@ METHOD_LABELS = {"api_key": "API key", "token": "Token (JWT)"}
 def auth_config() -> dict[str, Any] | None:
     """The API's sign-in methods, or None after showing why the API cannot be used."""
     try:
-        return ApiClient(state.api_url()).auth_config()
+        with ApiClient(state.api_url()) as anonymous:
+            return anonymous.auth_config()
     except LabsearchError as exc:
         show_error(exc)
         st.button("Retry", key="retry-api")
@@ -73,7 +74,8 @@ def form(config: dict[str, Any]) -> None:
     credential = Credential(method, secret.strip(), config.get("api_key_header", "X-API-Key"))
     try:
         # Any signed-in read proves the credential; the conversation list is the cheapest.
-        ApiClient(state.api_url(), credential).conversations()
+        with ApiClient(state.api_url(), credential) as candidate:
+            candidate.conversations()
     except AuthError as exc:
         st.error(f"**Sign-in failed (401).** {exc}", icon=":material/lock:")
         return

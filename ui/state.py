@@ -14,6 +14,7 @@ import streamlit as st
 from ui.client import ApiClient, Credential
 
 CREDENTIAL = "credential"
+CLIENT = "api_client"
 CONVERSATION = "conversation_id"
 MESSAGES = "messages"
 
@@ -34,8 +35,15 @@ def demo_mode() -> bool:
 
 
 def client() -> ApiClient:
-    """A client for this run, signed in if a credential is stored (httpx clients are cheap)."""
-    return ApiClient(api_url(), st.session_state.get(CREDENTIAL))
+    """The session's client (one connection pool), signed in if a credential is stored."""
+    wanted = (api_url(), st.session_state.get(CREDENTIAL))
+    kept = st.session_state.get(CLIENT)
+    if kept is None or kept[0] != wanted:
+        if kept is not None:
+            kept[1].close()
+        kept = (wanted, ApiClient(*wanted))
+        st.session_state[CLIENT] = kept
+    return kept[1]
 
 
 def credential() -> Credential | None:
