@@ -65,7 +65,8 @@ def run_demo(directory: Path, *, runs: int, seed: int, serve: bool, port: int, u
 def serve_api_and_ui(settings: Settings, *, port: int, ui_port: int) -> int:
     from chat_api.app import run
 
-    env = dict(os.environ, LABSEARCH_API_URL=f"http://127.0.0.1:{port}")
+    # LABSEARCH_UI_DEMO shows a user picker (alice / bob) instead of the sign-in form.
+    env = dict(os.environ, LABSEARCH_API_URL=f"http://127.0.0.1:{port}", LABSEARCH_UI_DEMO="1")
     ui = subprocess.Popen(
         [sys.executable, "-m", "labsearch.cli", "ui", "--port", str(ui_port)], env=env
     )
