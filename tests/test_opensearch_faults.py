@@ -159,3 +159,33 @@ def test_indexer_reports_the_outage_and_the_next_run_resumes(
     listed = store.match(None, OPERATOR)
     assert listed.count == total and len(set(ids(listed.assets))) == total
     store.close()
+
+
+def test_api_answers_503_while_the_node_is_down_and_recovers(
+    node: DisposableNode, fault_settings: Settings, tmp_path: Path, embedder
+) -> None:
+    from api_fixtures import ALICE, api_settings, build_service
+    from fastapi.testclient import TestClient
+
+    from chat_api.app import create_app
+
+    settings = api_settings(
+        tmp_path / "api-home",
+        backend="opensearch",
+        model=embedder.model_name,
+        opensearch_url=fault_settings.opensearch_url,
+        opensearch_index=fault_settings.opensearch_index,
+    )
+    with TestClient(create_app(settings, build_service(settings, embedder))) as client:
+        first = client.post("/v1/search", json={"query": "LIV-0042"}, headers=ALICE)
+        assert first.status_code == 200 and first.json()["hits"]
+
+        node.stop()
+        down = client.post("/v1/search", json={"query": "LIV-0042"}, headers=ALICE)
+        assert down.status_code == 503, down.text
+        assert "scripts/opensearch-node start" in down.text
+
+        node.start()
+        again = client.post("/v1/search", json={"query": "LIV-0042"}, headers=ALICE)
+        assert again.status_code == 200
+        assert again.json()["hits"][0]["id"] == first.json()["hits"][0]["id"]
