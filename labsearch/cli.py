@@ -116,10 +116,16 @@ def run_index(
         indexer = Indexer(settings, store, embedder)
         try:
             options = {"all_revisions": True} if all_revisions else {}
-            return [
+            reports = [
                 indexer.index(uri, **(options if uri.startswith("quilt+") else {}))
                 for uri in sources
             ]
+            # OpenSearch builds a rebuild in a new index; publish it (atomic alias swap) only
+            # once every source made it in, so searches never see a half-built index.
+            finish = getattr(store, "finish_rebuild", None)
+            if rebuild and finish is not None and all(r.complete for r in reports):
+                finish()
+            return reports
         finally:
             indexer.close()
             store.close()

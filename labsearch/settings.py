@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "opensearch"] = "embedded"
     model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers name or path.")
     embed_batch_size: int = 64
-    embed_max_chars: int = 300
+    embed_max_chars: int = 2000
     index_batch_size: int = 256
 
     # Retrieval

@@ -25,6 +25,8 @@ _ENTITY_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bexperiments?\b|\bstud(?:y|ies)\b|\bassays?\b", re.I), Entity.EXPERIMENT),
     (re.compile(r"\b(?:data\s*sets?|packages?|data)\b", re.I), "package"),
 ]
+# Where sources record what an asset is of/from (see the source conventions in the README).
+SUBJECT_KEYS = ("metadata.samples", "metadata.sample", "metadata.run_id", "metadata.experiment_id")
 _SEQUENCED_VERB = re.compile(r"\bsequenc(?:e|ed)\b", re.I)
 _COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.I)
 _REFERS_BACK = re.compile(r"\b(?:those|these|them|of\s+which|the\s+same)\b", re.I)
@@ -83,10 +85,13 @@ class EntityQuestion:
         else:
             clauses.append({"entity": self.target})
         if self.subject_ids:
-            by_subject: list[dict[str, Any]] = [{"identifiers": {"in": list(self.subject_ids)}}]
+            # Structured keys and typed links, not the free `identifiers` list: a run log or a
+            # sample inventory that merely mentions ELN-123 is not a file *from* ELN-123.
+            ids = list(self.subject_ids)
+            by_subject: list[dict[str, Any]] = [{key: {"in": ids}} for key in SUBJECT_KEYS]
             if subject_asset_ids:
                 by_subject.append({"links": {"in": list(subject_asset_ids)}})
-            clauses.append(by_subject[0] if len(by_subject) == 1 else {"or": by_subject})
+            clauses.append({"or": by_subject})
         if self.instruments:
             clauses.append({"metadata.instrument": {"in": list(self.instruments)}})
         date_range = {}

@@ -98,7 +98,7 @@ class SearchService:
                 text=query,
                 vector=vector,
                 filters=filters,
-                k=max(depth, self.fusion.candidates),
+                k=depth,
                 mode=search_mode,
                 fusion=self.fusion,
             ),

@@ -53,12 +53,6 @@ def test_files_for_experiment_find_every_file(lab_run: LabRun) -> None:
     assert scores["recall"] == 1.0, _failures(lab_run, "files_for_experiment")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a run log or sample inventory in files/ lists many experiment ids in its "
-    "content, so identifiers-based matching counts it as a file 'from' each experiment "
-    "(reported to the retriever owner; see docs/evaluation.md)",
-)
 def test_files_for_experiment_are_exact(lab_run: LabRun) -> None:
     assert lab_run.summary["entity"]["files_for_experiment"]["f1"] == 1.0
 

@@ -88,14 +88,16 @@ def test_follow_up_narrows_previous_result():
     assert follow.base_filter == previous_filter
     assert follow.instruments == ["HiSeq 2500"]
     node = filters.parse(follow.filters())
-    hiseq_run = {
-        "entity": "run",
+    hiseq_run = {"entity": "run", "metadata": {"samples": ["LIV-0042"], "instrument": "HiSeq 2500"}}
+    nova_run = {**hiseq_run, "metadata": {"samples": ["LIV-0042"], "instrument": "NovaSeq 6000"}}
+    mentions_only = {
+        **hiseq_run,
         "identifiers": ["LIV-0042"],
         "metadata": {"instrument": "HiSeq 2500"},
     }
-    nova_run = {**hiseq_run, "metadata": {"instrument": "NovaSeq 6000"}}
     assert filters.matches(node, hiseq_run)
     assert not filters.matches(node, nova_run)
+    assert not filters.matches(node, mentions_only)  # a mention is not a use
 
 
 def test_follow_up_switches_subject():
