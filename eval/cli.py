@@ -129,3 +129,19 @@ def lab(
     out.print(f"timings (s): {run.timings}")
     acceptance_ok = summary["entity"].get("all", {}).get("f1") == 1.0 and permission["leaks"] == 0
     raise typer.Exit(0 if acceptance_ok else 1)
+
+
+@app.command("export-feedback")
+def export_feedback(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="JSON Lines file for the regression questions.")
+    ] = Path("feedback-questions.jsonl"),
+) -> None:
+    """Write thumbs-down answers as regression questions in the format of `eval lab`."""
+    from ui.feedback_export import export_feedback as export
+
+    try:
+        count = export(get_settings().home, out_file)
+    except LabsearchError as error:
+        _fail(error)
+    err.print(f"wrote {count} thumbs-down questions to {out_file}; add `expected` or `relevant`")

@@ -1,0 +1,122 @@
+"""The CLI as users drive it: index, sources, search/ask with --json, --as-user, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from labsearch.cli import app
+from labsearch.settings import get_settings
+
+runner = CliRunner()
+
+RECORDS = [
+    {
+        "id": "ELN-7",
+        "type": "experiment",
+        "title": "Liver RNA-seq under dexamethasone",
+        "description": "Bulk RNA-seq of mouse liver 24 h after dexamethasone.",
+        "samples": ["LIV-0042"],
+        "access_groups": ["lab-a"],
+        "url": "https://eln.lab/7",
+    },
+    {
+        "id": "RUN-1",
+        "type": "run",
+        "title": "NovaSeq run 1",
+        "samples": ["LIV-0042"],
+        "instrument": "NovaSeq 6000",
+        "access_groups": ["lab-a"],
+    },
+    {"id": "LIV-0042", "type": "sample", "title": "Mouse liver sample", "access_groups": ["lab-a"]},
+    {"id": "PBMC-1", "type": "sample", "title": "Human PBMC sample", "access_groups": ["lab-b"]},
+]
+
+
+def invoke(*args: str):
+    get_settings.cache_clear()
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+@pytest.fixture
+def indexed(tmp_path, monkeypatch, settings):
+    export = tmp_path / "notebook.jsonl"
+    export.write_text("\n".join(json.dumps(r) for r in RECORDS) + "\n")
+    config = tmp_path / "labsearch.toml"
+    config.write_text(
+        '[users.alice]\ngroups = ["lab-a"]\napi_keys = ["k-a"]\n'
+        '[users.bob]\ngroups = ["lab-b"]\napi_keys = ["k-b"]\n'
+    )
+    monkeypatch.setenv("LABSEARCH_HOME", str(settings.home))
+    monkeypatch.setenv("LABSEARCH_CACHE_DIR", str(settings.cache_dir))
+    monkeypatch.setenv("LABSEARCH_CONFIG", str(config))
+    uri = f"eln+file://{export}"
+    result = invoke("index", uri)
+    assert result.exit_code == 0, result.output
+    assert "4 added" in result.output
+    return uri
+
+
+def test_sources_lists_the_last_sync(indexed):
+    result = invoke("sources", "--json")
+    [report] = json.loads(result.output)
+    assert (report["source"], report["added"], report["failed"]) == (indexed, 4, 0)
+
+
+def test_search_json_is_the_api_model(indexed):
+    result = invoke("search", "dexamethasone liver", "--as-user", "alice", "--json")
+    response = json.loads(result.output)
+    assert response["hits"][0]["id"] == "eln:notebook:ELN-7"
+    assert response["hits"][0]["links"]["eln_url"] == "https://eln.lab/7"
+
+
+def test_ask_json_gives_the_complete_result(indexed):
+    result = invoke("ask", "which runs used sample LIV-0042?", "--as-user", "alice", "--json")
+    answer = json.loads(result.output)
+    assert answer["result"]["count"] == 1 and answer["result"]["complete"] is True
+    assert [m["id"] for m in answer["result"]["members"]] == ["eln:notebook:RUN-1"]
+    assert [c["asset_id"] for c in answer["citations"]] == ["eln:notebook:RUN-1"]
+
+
+def test_as_user_sees_only_their_lab(indexed):
+    result = invoke("search", "sample", "--as-user", "bob", "--json")
+    assert [hit["id"] for hit in json.loads(result.output)["hits"]] == ["eln:notebook:PBMC-1"]
+
+
+def test_operator_sees_everything(indexed):
+    result = invoke("search", "sample", "--json", "-k", "10")
+    ids = {hit["id"] for hit in json.loads(result.output)["hits"]}
+    assert {"eln:notebook:PBMC-1", "eln:notebook:LIV-0042"} <= ids
+
+
+def test_unknown_user_and_bad_filter_are_clear_errors(indexed):
+    result = invoke("search", "liver", "--as-user", "mallory")
+    assert result.exit_code == 2 and "unknown user 'mallory'" in result.output
+    result = invoke("search", "liver", "--filter", "date~2026")
+    assert result.exit_code == 2 and "cannot read filter 'date~2026'" in result.output
+
+
+def test_remove_forgets_the_source(indexed):
+    result = invoke("remove", indexed)
+    assert "removed 4 assets" in result.output
+    assert json.loads(invoke("sources", "--json").output) == []
+
+
+def test_index_reports_failures_with_a_non_zero_exit(indexed, tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "X-1", "title": "ok"}\n{"id": 5\n')
+    result = invoke("index", f"eln+file://{broken}")
+    assert result.exit_code == 1
+    assert "1 added" in result.output and "1 failed" in result.output
+    assert "line 2" in result.output
+
+
+def test_export_feedback_names_the_missing_store(tmp_path, monkeypatch, settings):
+    monkeypatch.setenv("LABSEARCH_HOME", str(tmp_path / "empty-home"))
+    result = invoke("eval", "export-feedback", "--out", str(tmp_path / "q.jsonl"))
+    assert result.exit_code == 2
+    assert "no conversation store" in result.output
