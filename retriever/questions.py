@@ -120,10 +120,14 @@ def understand(
     `known_identifiers(candidates)` returns the candidates that exist in the index (as the
     caller may see it); `instruments` are the instrument names the caller may see.
     """
-    from labsearch.identifiers import query_candidates
+    from labsearch.identifiers import from_text, query_candidates
 
     today = today or date.today()
     subject_ids = known_identifiers(query_candidates(query))
+    if not subject_ids:
+        # An accession-shaped id nobody can see (missing, or another lab's): still a list
+        # question, answered "none you can see", the same for both cases so nothing leaks.
+        subject_ids = from_text(query)[:1]
     found_instruments = _instruments_in(query, instruments)
     date_from, date_to = _date_range(query, today)
     level_match = _LEVEL.search(query)

@@ -78,7 +78,7 @@ def test_files_from_experiment():
 def test_descriptive_questions_are_not_entity_questions():
     assert ask("RNA-seq of liver under dexamethasone") is None
     assert ask("which runs had the best quality?") is None  # no subject: a ranking question
-    assert ask("which runs used sample XYZ-9999?") is None  # unknown identifier
+    assert ask("what do we know about dexamethasone v2?") is None
 
 
 def test_follow_up_narrows_previous_result():
@@ -104,3 +104,9 @@ def test_follow_up_switches_subject():
     first = ask("which runs used sample LIV-0042?")
     follow = ask("and for sample BRN-0107?", first, first.filters())
     assert (follow.target, follow.subject_ids, follow.base_filter) == ("run", ["BRN-0107"], None)
+
+
+def test_unknown_identifier_is_an_empty_list_question_not_a_search():
+    """Missing and forbidden look the same: a list question over ids the caller cannot see."""
+    question = ask("which runs used sample XYZ-9999?")
+    assert (question.target, question.subject_ids) == ("run", ["XYZ-9999"])
