@@ -129,13 +129,17 @@ def test_follow_ups_cannot_reach_lab_a(client):
     first = client.post(
         "/v1/chat", json={"message": "which runs used sample KID-0007?"}, headers=BOB
     ).json()
+    asked = ""  # bob's own words come back in later structured queries: echoes, not leaks
     for follow in ("and for sample LIV-0042?", "which of those were on the HiSeq 2500?"):
+        asked += " " + follow
         body = client.post(
             "/v1/chat",
             json={"message": follow, "conversation_id": first["conversation_id"]},
             headers=BOB,
         ).json()
-        assert_no_lab_a(body["answer"], asked=follow)
+        assert_no_lab_a(body["answer"], asked=asked)
+        assert body["answer"]["citations"] == []
+        assert body["answer"]["result"] is None or body["answer"]["result"]["count"] == 0
 
 
 def test_injected_instructions_do_not_change_what_bob_sees(client):
