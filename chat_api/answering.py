@@ -112,14 +112,13 @@ class Answerer:
         base = self.service.answer(standalone, access, previous=turn.previous)
         context = self.service.context(standalone, access, CONTEXT_ASSETS)
         result = base.result
-        messages, packed = prompt.answer_messages(
-            standalone, context, result, self.settings.context_tokens
-        )
+        budget = llm.budget(self.settings.context_tokens)
+        messages, packed = prompt.answer_messages(standalone, context, result, budget)
         returned = [asset.id for asset in packed] + _ids(base.citations, result)
         outcome.returned = list(dict.fromkeys(returned))
         if result is not None:
             yield Event("result", result)
-        if result is not None and not _fits(result, self.settings.context_tokens):
+        if result is not None and not _fits(result, budget):
             # The model could not list every member within the budget: answer extractively.
             outcome.replaced = True
             yield from self._emit_final(base, base.text, base.citations, stream_text=True)

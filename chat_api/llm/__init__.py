@@ -23,9 +23,14 @@ def build_llm(settings: Settings) -> LLM | None:
         from chat_api.llm.openai import openai_model
 
         return LLM(openai_model(settings), name=f"openai:{settings.openai_model}")
-    from chat_api.llm.local import local_model, local_model_path
+    from chat_api.llm.local import PROMPT_TOKENS, local_model, local_model_path
 
-    return LLM(local_model(settings), name=f"local:{local_model_path(settings).name}")
+    return LLM(
+        local_model(settings),
+        name=f"local:{local_model_path(settings).name}",
+        context_tokens=PROMPT_TOKENS,
+        serialize=True,
+    )
 
 
 __all__ = ["LLM", "build_llm"]

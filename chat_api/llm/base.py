@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -11,11 +12,43 @@ from labsearch.errors import LabsearchError, LLMError
 
 
 class LLM:
-    def __init__(self, model: BaseChatModel, name: str) -> None:
+    """A chat model with a name for logs, and what the answerer must respect to use it.
+
+    `context_tokens` caps the prompt budget (in cl100k tokens) below LABSEARCH_CONTEXT_TOKENS for
+    models with a small window. `serialize` makes calls one at a time, for in-process models
+    that are not thread-safe (llama.cpp).
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        name: str,
+        *,
+        context_tokens: int | None = None,
+        serialize: bool = False,
+    ) -> None:
         self.model = model
         self.name = name
+        self.context_tokens = context_tokens
+        self._lock = threading.Lock() if serialize else None
+
+    def budget(self, configured: int) -> int:
+        return min(configured, self.context_tokens) if self.context_tokens else configured
 
     def complete(self, messages: list[BaseMessage]) -> str:
+        if self._lock is not None:
+            with self._lock:
+                return self._complete(messages)
+        return self._complete(messages)
+
+    def stream(self, messages: list[BaseMessage]) -> Iterator[str]:
+        if self._lock is not None:
+            with self._lock:
+                yield from self._stream(messages)
+        else:
+            yield from self._stream(messages)
+
+    def _complete(self, messages: list[BaseMessage]) -> str:
         try:
             return _text(self.model.invoke(messages).content)
         except LabsearchError:
@@ -23,7 +56,7 @@ class LLM:
         except Exception as exc:  # any backend failure (network, throttling, bad model path)
             raise LLMError(f"language model {self.name} failed: {exc}") from exc
 
-    def stream(self, messages: list[BaseMessage]) -> Iterator[str]:
+    def _stream(self, messages: list[BaseMessage]) -> Iterator[str]:
         try:
             for chunk in self.model.stream(messages):
                 text = _text(chunk.content)

@@ -14,8 +14,14 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from labsearch.errors import ConfigError
 from labsearch.settings import Settings
 
+# A prompt plus answer beyond n_ctx aborts llama.cpp (a GGML_ASSERT, not an exception), so the
+# answerer's budget is capped inside the window: budgets are counted in cl100k tokens, and
+# SmolLM2's tokenizer needs up to ~1.4x as many. The cap is lower still because prompt
+# processing on a CPU is the slow part (about 30 tokens/s on two busy cores here, with
+# no better answer from a 135M model), so a larger LABSEARCH_CONTEXT_TOKENS is not used here.
 CONTEXT_WINDOW = 4096
 MAX_TOKENS = 384
+PROMPT_TOKENS = 800
 
 
 def local_model_path(settings: Settings) -> Path:
