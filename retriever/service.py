@@ -190,10 +190,14 @@ class SearchService:
             subjects = self.store.match(
                 {"identifiers": {"in": question.subject_ids}}, access, limit=2000
             )
+            # Only the records *of* the subject (the ELN sample LIV-0042, the ISA-Tab sample),
+            # not everything that mentions it: a link to a file of sample X is no use of X.
             subject_asset_ids = [
                 a.id
                 for a in subjects.assets
-                if a.entity is not None and a.entity.value != question.target
+                if a.entity is not None
+                and a.entity.value != question.target
+                and any(a.id.endswith(f":{s}") for s in question.subject_ids)
             ]
         query_filter = question.filters(subject_asset_ids)
         matched = self.store.match(query_filter, access, limit=MAX_MEMBERS)
