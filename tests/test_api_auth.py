@@ -90,7 +90,7 @@ def test_api_key_in_header_or_as_bearer(client):
         hits = client.post("/v1/search", json={"query": "KID-0007"}, headers=headers).json()["hits"]
         assert hits and all("lab-a" not in hit["id"] for hit in hits)
     alice = client.post("/v1/search", json={"query": "LIV-0042"}, headers=ALICE).json()["hits"]
-    assert alice[0]["id"].startswith("quilt:s3://lab-a-data#")
+    assert alice and all("lab-a" in hit["id"] or "protocols" in hit["id"] for hit in alice)
 
 
 def test_hs256_tokens(client):
@@ -121,7 +121,7 @@ def test_groups_come_from_settings_for_known_users_else_from_the_claim(client):
     # An unknown user gets the token's groups; with none, sees nothing (fail closed).
     carol = hs256("carol", aud="labsearch", groups=["lab-a"])
     hits = client.post("/v1/search", json={"query": "LIV-0042"}, headers=bearer(carol))
-    assert hits.json()["hits"][0]["id"].startswith("quilt:s3://lab-a-data#")
+    assert any("lab-a" in hit["id"] for hit in hits.json()["hits"])
     nobody = hs256("dave", aud="labsearch")
     hits = client.post("/v1/search", json={"query": "LIV-0042"}, headers=bearer(nobody))
     assert hits.status_code == 200 and hits.json()["hits"] == []
@@ -131,7 +131,7 @@ def test_oidc_tokens_checked_against_the_issuers_jwks(client, rsa_key, issuer):
     token = rs256(rsa_key, issuer, "erin", groups=["lab-b"])
     response = client.post("/v1/search", json={"query": "KID-0007"}, headers=bearer(token))
     assert response.status_code == 200
-    assert response.json()["hits"][0]["id"].startswith("quilt:s3://lab-b-data#")
+    assert any("lab-b" in hit["id"] for hit in response.json()["hits"])
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cases = {
         "expired": rs256(rsa_key, issuer, "erin", expires_in=-60),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from itertools import count
+from urllib.parse import quote
 
 import hypothesis
 import pytest
@@ -23,7 +24,6 @@ from labsearch.schema import Asset, Provenance
 STATUSES: dict[str, set[int]] = defaultdict(set)
 _counter = count()
 MAX_EXAMPLES = 12
-# Schemathesis does not percent-encode '#' in path parameters, so presign gets an id without one.
 S3_OBJECT = Asset(
     id="s3://lab-b-data/plain/counts.tsv",
     source="s3://lab-b-data/plain/",
@@ -76,7 +76,9 @@ def real_ids(case, client: TestClient) -> None:
             case.body["conversation_id"] = chat["conversation_id"]
             case.body["message_id"] = chat["message_id"]
     if "asset_id" in params:
-        params["asset_id"] = S3_OBJECT.id if case.operation.path.endswith("/presign") else B_SAMPLE
+        asset_id = S3_OBJECT.id if case.operation.path.endswith("/presign") else B_SAMPLE
+        # Encoded here: schemathesis leaves '/' as is, and clients collapse the '//' of 's3://'.
+        params["asset_id"] = quote(asset_id, safe="")
 
 
 def test_no_server_errors(api_schema, client):

@@ -1,9 +1,10 @@
 """Asset detail and download links.
 
 Asset ids contain '/', ':' and '#' (e.g. `quilt:s3://lab-bucket#raw/run-7:reads/R1.fastq.gz`).
-The route captures the rest of the path, so '/' may stay as is, but '#', '?' and '%' must be
-percent-encoded, or the client drops them; encoding the whole id
-(`urllib.parse.quote(asset_id, safe="")`, JavaScript `encodeURIComponent`) always works.
+The route captures the rest of the path, so a single '/' may stay as is, but '#', '?' and '%'
+must be percent-encoded (or the client drops them), and some clients collapse the '//' of
+'s3://'. Encoding the whole id (`urllib.parse.quote(asset_id, safe="")`, JavaScript
+`encodeURIComponent`) always works.
 """
 
 from __future__ import annotations
