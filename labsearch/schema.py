@@ -14,6 +14,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Metadata keys every source fills when it knows them (on top of its own keys, kept verbatim):
+# the retriever, facets, citation cards and prompts rely on these names.
+NORMALIZED_METADATA_KEYS = (
+    "run_id",
+    "samples",
+    "experiment_id",
+    "instrument",
+    "project",
+    "organism",
+    "assay",
+    "date",
+    "lab",
+)
+
 
 class AssetKind(StrEnum):
     """What kind of record the asset is in its source."""

@@ -314,8 +314,10 @@ def test_long_markdown_is_chunked_by_tokens(tmp_path: Path) -> None:
 
 
 def test_chunking_uses_cl100k_offline() -> None:
+    from labsearch.tokens import ENCODING_NAMES
+
     encoding = chunking.encoding()
-    assert encoding.name in chunking.ENCODING_NAMES
+    assert encoding.name in ENCODING_NAMES
     assert encoding.encode("hello world") == [15339, 1917]  # cl100k_base ids
     assert chunking.chunk_text("") == []
     words = " ".join(f"word{i}" for i in range(5000))

@@ -12,19 +12,10 @@ from indexer.extractors.base import Summary
 from indexer.extractors.common import listing, plural
 from indexer.extractors.reading import GZIP_ERRORS, decode_text, gzip_error, read_capped
 from labsearch import identifiers
+from labsearch.schema import NORMALIZED_METADATA_KEYS
 
 MAX_FIELDS = 40  # scalar fields spelled out in the text
-NORMALIZED = (
-    "run_id",
-    "samples",
-    "experiment_id",
-    "instrument",
-    "project",
-    "organism",
-    "assay",
-    "date",
-    "lab",
-)
+NORMALIZED = NORMALIZED_METADATA_KEYS
 
 
 def _scalars(

@@ -22,22 +22,20 @@ from typing import Any
 
 from indexer.extractors.base import Summary
 from labsearch import identifiers as ids
-from labsearch.schema import Asset, AssetKind, DataLevel, Entity, Link, LinkType
+from labsearch.schema import (
+    NORMALIZED_METADATA_KEYS,
+    Asset,
+    AssetKind,
+    DataLevel,
+    Entity,
+    Link,
+    LinkType,
+)
 
 # The normalized keys every source fills when it knows them, and the source spellings that mean
 # the same thing (matched case-insensitively on top-level keys only: nested objects are the
 # source's own business and stay verbatim).
-NORMALIZED_KEYS = (
-    "run_id",
-    "samples",
-    "experiment_id",
-    "instrument",
-    "project",
-    "organism",
-    "assay",
-    "date",
-    "lab",
-)
+NORMALIZED_KEYS = NORMALIZED_METADATA_KEYS
 _ALIASES: dict[str, tuple[str, ...]] = {
     "run_id": ("run_id", "runid", "run", "run_accession"),
     "samples": ("samples", "sample_ids", "sample_id", "sample", "sample_names", "sample_name"),
