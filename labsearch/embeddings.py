@@ -111,7 +111,10 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                # A progress bar per model load is noise on every CLI call and in server logs.
+                transformers_logging.disable_progress_bar()
                 path = resolve_model_path(self.model_name)
                 try:
                     self._model = SentenceTransformer(path, device="cpu")

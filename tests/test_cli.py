@@ -63,20 +63,20 @@ def indexed(tmp_path, monkeypatch, settings):
 
 def test_sources_lists_the_last_sync(indexed):
     result = invoke("sources", "--json")
-    [report] = json.loads(result.output)
+    [report] = json.loads(result.stdout)
     assert (report["source"], report["added"], report["failed"]) == (indexed, 4, 0)
 
 
 def test_search_json_is_the_api_model(indexed):
     result = invoke("search", "dexamethasone liver", "--as-user", "alice", "--json")
-    response = json.loads(result.output)
+    response = json.loads(result.stdout)
     assert response["hits"][0]["id"] == "eln:notebook:ELN-7"
     assert response["hits"][0]["links"]["eln_url"] == "https://eln.lab/7"
 
 
 def test_ask_json_gives_the_complete_result(indexed):
     result = invoke("ask", "which runs used sample LIV-0042?", "--as-user", "alice", "--json")
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert answer["result"]["count"] == 1 and answer["result"]["complete"] is True
     assert [m["id"] for m in answer["result"]["members"]] == ["eln:notebook:RUN-1"]
     assert [c["asset_id"] for c in answer["citations"]] == ["eln:notebook:RUN-1"]
@@ -84,12 +84,12 @@ def test_ask_json_gives_the_complete_result(indexed):
 
 def test_as_user_sees_only_their_lab(indexed):
     result = invoke("search", "sample", "--as-user", "bob", "--json")
-    assert [hit["id"] for hit in json.loads(result.output)["hits"]] == ["eln:notebook:PBMC-1"]
+    assert [hit["id"] for hit in json.loads(result.stdout)["hits"]] == ["eln:notebook:PBMC-1"]
 
 
 def test_operator_sees_everything(indexed):
     result = invoke("search", "sample", "--json", "-k", "10")
-    ids = {hit["id"] for hit in json.loads(result.output)["hits"]}
+    ids = {hit["id"] for hit in json.loads(result.stdout)["hits"]}
     assert {"eln:notebook:PBMC-1", "eln:notebook:LIV-0042"} <= ids
 
 
@@ -103,7 +103,7 @@ def test_unknown_user_and_bad_filter_are_clear_errors(indexed):
 def test_remove_forgets_the_source(indexed):
     result = invoke("remove", indexed)
     assert "removed 4 assets" in result.output
-    assert json.loads(invoke("sources", "--json").output) == []
+    assert json.loads(invoke("sources", "--json").stdout) == []
 
 
 def test_index_reports_failures_with_a_non_zero_exit(indexed, tmp_path):
