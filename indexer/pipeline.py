@@ -83,7 +83,8 @@ class Indexer:
         return report
 
     def _sync(self, uri: str, items: Iterable[Asset | SourceIssue], report: SyncReport) -> None:
-        model = self.settings.model
+        # The vector depends on the model and on how much text it saw: both are part of the hash.
+        model = f"{self.settings.model}|{self.settings.embed_max_chars}"
         existing = self.store.hashes_by_source(uri)
         seen: set[str] = set()
         kept: list[str] = []  # records that exist but failed to read: keep their old assets

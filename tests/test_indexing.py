@@ -222,3 +222,13 @@ def test_unreadable_package_keeps_its_indexed_assets(indexer, tmp_path):
     second = indexer.index(uri)
     assert second.failed >= 1 and second.deleted == 0
     assert len(indexer.store.hashes_by_source(uri)) == 4
+
+
+def test_changing_how_much_text_is_embedded_updates_every_vector(settings, embedder, tmp_path):
+    uri = write_export(tmp_path / "lab.jsonl", experiments(3))
+    store = open_store(settings, embedder.dimension)
+    assert Indexer(settings, store, embedder, progress=None).index(uri).added == 3
+    shorter = settings.with_overrides(embed_max_chars=40)
+    report = Indexer(shorter, store, embedder, progress=None).index(uri)
+    assert (report.updated, report.unchanged) == (3, 0)
+    store.close()
