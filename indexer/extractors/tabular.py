@@ -29,7 +29,10 @@ MAX_ID_VALUES = 500
 MAX_ID_PER_COLUMN = 200
 SAMPLE_COLUMNS = {"sample", "samples", "sample_id", "sample_name", "sample id", "sample name"}
 # Columns whose single value describes the whole table (a sample sheet of one project).
-NORMALIZED_COLUMNS = {"organism", "assay", "project", "instrument", "run_id", "experiment_id"}
+# Constant columns that describe the table itself. Run and experiment ids are left out on
+# purpose: a table that lists runs of one experiment (an instrument log, an inventory) is *about*
+# them, not data *from* them; those ids stay identifiers (exact-match searchable).
+NORMALIZED_COLUMNS = {"organism", "assay", "project", "instrument"}
 
 
 def _format(path: Path) -> str:
