@@ -106,6 +106,13 @@ def load_questions(path: Path = QUESTIONS_PATH) -> tuple[dict[str, Any], list[di
                 f"{path}:{number}: a question needs id, kind (entity|descriptive|permission), "
                 f"question and user; missing {missing or 'a valid kind'}"
             )
+        answer_key = {"entity": "expected", "descriptive": "relevant"}.get(record["kind"])
+        if answer_key and answer_key not in record:
+            # e.g. a thumbs-down exported by `labsearch eval export-feedback`, not yet reviewed
+            raise InvalidRequestError(
+                f"{path}:{number}: {record['kind']} question {record['id']!r} has no "
+                f"{answer_key!r}; add the right answer before scoring it"
+            )
         questions.append(record)
     return header, questions
 

@@ -138,3 +138,19 @@ def test_lab_keys_and_owners():
     assert owner_groups("eln:ELN-2", truth) == ["lab-b"]
     assert owner_groups("file:shared/p.md", truth) == ["lab-a", "lab-b"]
     assert owner_groups("s3://bucket/key", truth) is None
+
+
+def test_unreviewed_questions_are_refused_with_their_line(tmp_path) -> None:
+    """Exported thumbs-down questions carry no answer yet: scoring them must say so, not crash."""
+    import json
+
+    import pytest
+
+    from eval.lab import load_questions
+    from labsearch.errors import InvalidRequestError
+
+    path = tmp_path / "feedback.jsonl"
+    record = {"id": "fb-1", "kind": "entity", "question": "which runs used X?", "user": "alice"}
+    path.write_text(json.dumps({"kind": "meta"}) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(InvalidRequestError, match=r"feedback.jsonl:2: .*'fb-1' has no 'expected'"):
+        load_questions(path)
