@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,12 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store_latency import ACCESS, DIM, MODEL, corpus, percentiles, queries, timed, to_indexed  # noqa: E402
+from store_latency import DIM, MODEL, corpus, percentiles, query_cases, timed, to_indexed  # noqa: E402
 
 from labsearch.settings import Settings  # noqa: E402
 from labsearch.stores.embedded import EmbeddedStore  # noqa: E402
 from labsearch.stores.opensearch import OpenSearchStore  # noqa: E402
-from labsearch.stores.protocol import AssetStore, SearchMode, SearchRequest  # noqa: E402
+from labsearch.stores.protocol import AssetStore  # noqa: E402
 
 
 def ingest(store: AssetStore, n: int, batch: int) -> float:
@@ -50,30 +49,7 @@ def ingest(store: AssetStore, n: int, batch: int) -> float:
 
 
 def latencies(store: AssetStore, repeat: int) -> dict[str, dict[str, float]]:
-    cycle = iter(queries() * 1000)
-    selective = {"project": "proj-07"}
-    broad = {"instrument": {"in": ["NovaSeq 6000", "HiSeq 2500"]}}
-
-    def search(mode: SearchMode, filters: dict[str, Any] | None = None) -> Callable[[], Any]:
-        def run() -> Any:
-            text, vector = next(cycle)
-            request = SearchRequest(text=text, vector=vector, mode=mode, filters=filters, k=10)
-            return store.search(request, ACCESS)
-
-        return run
-
-    cases: dict[str, Callable[[], Any]] = {
-        "hybrid": search(SearchMode.HYBRID),
-        "bm25": search(SearchMode.BM25),
-        "dense": search(SearchMode.DENSE),
-        "hybrid + filter (5%)": search(SearchMode.HYBRID, selective),
-        "hybrid + filter (40%)": search(SearchMode.HYBRID, broad),
-        "match (5%, limit 100)": lambda: store.match(selective, ACCESS, limit=100),
-        "match identifier": lambda: store.match({"identifiers": "RUN-0000042"}, ACCESS),
-        "facets kind+instrument+samples": lambda: store.facets(
-            ["kind", "instrument", "samples"], ACCESS, filters=selective
-        ),
-    }
+    cases = query_cases(store)
     return {name: percentiles(timed(fn, repeat)) for name, fn in cases.items()}
 
 

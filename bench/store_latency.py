@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labsearch.access import Access  # noqa: E402
 from labsearch.schema import Asset, Provenance  # noqa: E402
 from labsearch.stores.embedded import EmbeddedStore  # noqa: E402
-from labsearch.stores.protocol import IndexedAsset, SearchMode, SearchRequest  # noqa: E402
+from labsearch.stores.protocol import AssetStore, IndexedAsset, SearchMode, SearchRequest  # noqa: E402
 
 DIM = 384
 MODEL = "bench-random"
@@ -163,13 +163,9 @@ def _once(fn: Callable[[], Any]) -> tuple[float, float]:
     return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
 
 
-def measure(directory: Path, n: int) -> dict[str, Any]:
-    ingest = build(directory, n)
-    store = EmbeddedStore.open(directory, MODEL, DIM)
-    load_start = time.perf_counter()
-    store.search(SearchRequest(vector=np.ones(DIM), mode=SearchMode.DENSE, k=1), ACCESS)
-    first_load = time.perf_counter() - load_start
-    cycle = iter(queries() * 100)
+def query_cases(store: AssetStore) -> dict[str, Callable[[], Any]]:
+    """The operations both benchmarks time, each a no-argument call on `store`."""
+    cycle = iter(queries() * 1000)
     selective = {"project": "proj-07"}
     broad = {"instrument": {"in": ["NovaSeq 6000", "HiSeq 2500"]}}
 
@@ -181,7 +177,7 @@ def measure(directory: Path, n: int) -> dict[str, Any]:
 
         return run
 
-    cases: dict[str, Callable[[], Any]] = {
+    return {
         "hybrid": search(SearchMode.HYBRID),
         "bm25": search(SearchMode.BM25),
         "dense": search(SearchMode.DENSE),
@@ -193,6 +189,15 @@ def measure(directory: Path, n: int) -> dict[str, Any]:
             ["kind", "instrument", "samples"], ACCESS, filters=selective
         ),
     }
+
+
+def measure(directory: Path, n: int) -> dict[str, Any]:
+    ingest = build(directory, n)
+    store = EmbeddedStore.open(directory, MODEL, DIM)
+    load_start = time.perf_counter()
+    store.search(SearchRequest(vector=np.ones(DIM), mode=SearchMode.DENSE, k=1), ACCESS)
+    first_load = time.perf_counter() - load_start
+    cases = query_cases(store)
     repeat = 40 if n > 50_000 else 100
     results = {name: percentiles(timed(fn, repeat)) for name, fn in cases.items()}
     results["hybrid after a 256-asset commit"] = after_commit(store, directory, n)
