@@ -18,11 +18,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from pydantic import SecretStr
+from source_helpers import split_scan
 
-from indexer.sources.base import SourceIssue
 from indexer.sources.elabftw import ElabFTWSource, html_to_text
 from labsearch.errors import SourceError
-from labsearch.schema import Asset, AssetKind, Entity, LinkType
+from labsearch.schema import AssetKind, Entity, LinkType
 from labsearch.settings import AccessRule, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "elabftw"
@@ -135,9 +135,7 @@ def settings(**values: Any) -> Settings:
 
 
 def scan(uri: str, config: Settings, page_size: int = 2):
-    items = list(ElabFTWSource(uri, config, page_size=page_size).scan())
-    assets = {i.id: i for i in items if isinstance(i, Asset)}
-    return assets, [i for i in items if isinstance(i, SourceIssue)]
+    return split_scan(ElabFTWSource(uri, config, page_size=page_size))
 
 
 def test_experiments_and_items_with_pagination(elab) -> None:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from source_helpers import split_scan
 
-from indexer.sources.base import SourceIssue
 from indexer.sources.eln import ElnExportSource
 from labsearch.errors import SourceError
 from labsearch.schema import AssetKind, Entity, LinkType
@@ -94,10 +94,7 @@ def scan(export: Path, settings: Settings | None = None):
     # explicit empty rules: the caller's environment or labsearch.toml must not change groups
     config = settings or Settings(access_rules=[], public_sources=[])
     source = ElnExportSource(f"eln+file://{export}", config)
-    items = list(source.scan())
-    assets = {a.id: a for a in items if not isinstance(a, SourceIssue)}
-    issues = [i for i in items if isinstance(i, SourceIssue)]
-    return assets, issues
+    return split_scan(source)
 
 
 def test_good_records_become_assets_with_stable_ids(export: Path) -> None:

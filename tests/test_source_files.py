@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from s3_fixtures import moto_s3_fixture, s3_bucket_fixture  # noqa: F401
+from source_helpers import split_scan
 
 from indexer.sources.base import SourceIssue
 from indexer.sources.files import FileSource, S3Source
@@ -19,15 +20,7 @@ from labsearch.settings import AccessRule, Settings
 
 
 def scan(source) -> tuple[dict[str, Asset], list[SourceIssue]]:
-    assets: dict[str, Asset] = {}
-    issues: list[SourceIssue] = []
-    for item in source.scan():
-        if isinstance(item, SourceIssue):
-            issues.append(item)
-        else:
-            assert item.id not in assets, f"duplicate id {item.id}"
-            assets[item.id] = item
-    return assets, issues
+    return split_scan(source)
 
 
 @pytest.fixture

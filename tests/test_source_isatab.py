@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from source_helpers import split_scan
 
 from indexer.sources.base import SourceIssue
 from indexer.sources.isatab import IsaTabSource
@@ -67,11 +68,7 @@ def expected_from_assay_tables(directory: Path) -> dict[str, dict[str, set[str]]
 @pytest.fixture(scope="module")
 def scanned() -> tuple[dict[str, Asset], list[SourceIssue]]:
     assert BII.is_dir(), f"ISA-Tab example missing at {BII} (LABSEARCH_SHARED={shared_dir()})"
-    items = list(IsaTabSource(f"isatab+file://{BII}", CLEAN).scan())
-    assets = [i for i in items if isinstance(i, Asset)]
-    ids = [a.id for a in assets]
-    assert len(ids) == len(set(ids)), "asset ids must be unique"
-    return {a.id: a for a in assets}, [i for i in items if isinstance(i, SourceIssue)]
+    return split_scan(IsaTabSource(f"isatab+file://{BII}", CLEAN))
 
 
 def test_reference_example_reads_without_issues(scanned) -> None:

@@ -15,6 +15,7 @@ os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
 
 import quilt3  # noqa: E402
 from s3_fixtures import moto_s3_fixture, s3_bucket_fixture  # noqa: E402,F401
+from source_helpers import split_scan
 
 from indexer.sources.base import SourceIssue  # noqa: E402
 from indexer.sources.quilt import QuiltSource  # noqa: E402
@@ -84,15 +85,7 @@ def build(registry: str, name: str, files: dict[str, Path], meta: dict, **kw) ->
 
 
 def scan(source: QuiltSource) -> tuple[dict[str, Asset], list[SourceIssue]]:
-    assets: dict[str, Asset] = {}
-    issues: list[SourceIssue] = []
-    for item in source.scan():
-        if isinstance(item, SourceIssue):
-            issues.append(item)
-        else:
-            assert item.id not in assets, f"duplicate id {item.id}"
-            assets[item.id] = item
-    return assets, issues
+    return split_scan(source)
 
 
 @pytest.fixture
