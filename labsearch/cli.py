@@ -317,17 +317,9 @@ def demo(
     raise typer.Exit(code)
 
 
-def _register_eval() -> None:
-    import importlib.util
+from eval.cli import app as eval_app  # noqa: E402 - sub-app mounted below the core commands
 
-    if importlib.util.find_spec("eval.cli") is None:
-        return
-    from eval.cli import app as eval_app
-
-    app.add_typer(eval_app, name="eval", help="Retrieval benchmarks and answer-quality metrics.")
-
-
-_register_eval()
+app.add_typer(eval_app, name="eval", help="Retrieval benchmarks and answer-quality metrics.")
 
 
 def main() -> None:  # pragma: no cover - console entry point
