@@ -250,7 +250,7 @@ def evaluate_beir(
     started = time.perf_counter()
     dataset = load_beir(root, split)
     timings["load_s"] = round(time.perf_counter() - started, 2)
-    embedder = Embedder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="labsearch-eval-") as home:
         run_settings = eval_settings(settings, dataset.name, Path(home))
         store = open_store(run_settings, embedder.dimension, recreate=True)

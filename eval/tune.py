@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     dataset = load_beir(args.directory, args.split)
-    embedder = Embedder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     assets = corpus_assets(dataset)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as home:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -22,10 +23,11 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from indexer.sources import SourceIssue, open_source
+from indexer.sources.base import Checked
 from indexer.state import SyncReport, SyncState
 from labsearch.embeddings import Embedder
 from labsearch.errors import IndexLockedError, LabsearchError
-from labsearch.schema import Asset
+from labsearch.schema import EMBEDDING_TEXT_VERSION, Asset
 from labsearch.settings import Settings
 from labsearch.stores.protocol import AssetStore, IndexedAsset
 
@@ -74,7 +76,13 @@ class Indexer:
         report = SyncReport(source=uri)
         try:
             source = open_source(uri, self.settings, **options)
-            self._sync(uri, source.scan(), report)
+            existing = self.store.hashes_by_source(uri)
+            if hasattr(source, "known_fingerprints"):
+                # Only for containers still in the store: after `--rebuild` nothing is skipped.
+                known = self.state.fingerprints(uri, self.model_key)
+                source.known_fingerprints = {r: f for r, f in known.items() if r in existing}
+            fingerprints = self._sync(uri, source.scan(), existing, report)
+            self.state.save_fingerprints(uri, self.model_key, fingerprints)
         except LabsearchError as error:
             report.failed += 1
             report.errors.append(f"{uri}: {error}")
@@ -82,16 +90,38 @@ class Indexer:
         self.state.record(report)
         return report
 
-    def _sync(self, uri: str, items: Iterable[Asset | SourceIssue], report: SyncReport) -> None:
-        # The vector depends on the model and on how much text it saw: both are part of the hash.
-        model = f"{self.settings.model}|{self.settings.embed_max_chars}"
-        existing = self.store.hashes_by_source(uri)
+    @property
+    def model_key(self) -> str:
+        """The vector depends on the model and on what text it saw: all are part of the hash."""
+        return f"{self.settings.model}|{self.settings.embed_max_chars}|{EMBEDDING_TEXT_VERSION}"
+
+    def _sync(
+        self,
+        uri: str,
+        items: Iterable[Asset | SourceIssue | Checked],
+        existing: dict[str, str],
+        report: SyncReport,
+    ) -> dict[str, str]:
+        """Write what changed, delete what is gone; returns the fingerprints of the containers
+        the source checked (saved only after this complete scan)."""
+        model = self.model_key
         seen: set[str] = set()
         kept: list[str] = []  # records that exist but failed to read: keep their old assets
+        fingerprints: dict[str, str] = {}
         pending: list[tuple[Asset, str]] = []
         bar = self.progress(uri) if self.progress else None
+        stored = _SortedIds(existing)
         try:
             for item in items:
+                if isinstance(item, Checked):
+                    fingerprints[item.root] = item.fingerprint
+                    if item.unchanged:
+                        unchanged = stored.under(item.root)
+                        seen.update(unchanged)
+                        report.unchanged += len(unchanged)
+                        if bar is not None:
+                            bar.update(len(unchanged))
+                    continue
                 if bar is not None:
                     bar.update(1)
                 if isinstance(item, SourceIssue):
@@ -126,6 +156,7 @@ class Indexer:
         for start in range(0, len(gone), 1000):
             report.deleted += self.store.delete(gone[start : start + 1000])
         report.complete = True
+        return fingerprints
 
     def _write(
         self, batch: list[tuple[Asset, str]], existing: dict[str, str], report: SyncReport
@@ -157,6 +188,27 @@ class Indexer:
 
     def close(self) -> None:
         self.state.close()
+
+
+class _SortedIds:
+    """Stored ids, sorted, to find a container's assets without scanning them all."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self._ids = sorted(ids)
+
+    def under(self, root: str) -> list[str]:
+        """`root` and its children (`root:...`, `root@...`, `root#...`)."""
+        found = [root] if self._has(root) else []
+        for separator in (":", "@", "#"):
+            prefix = root + separator
+            start = bisect.bisect_left(self._ids, prefix)
+            end = bisect.bisect_left(self._ids, prefix + "\U0010ffff")
+            found += self._ids[start:end]
+        return found
+
+    def _has(self, asset_id: str) -> bool:
+        at = bisect.bisect_left(self._ids, asset_id)
+        return at < len(self._ids) and self._ids[at] == asset_id
 
 
 def _under_any(asset_id: str, roots: list[str]) -> bool:

@@ -40,6 +40,10 @@ class SyncState:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS sources (uri TEXT PRIMARY KEY, report TEXT NOT NULL)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS fingerprints (source TEXT NOT NULL, root TEXT NOT NULL,"
+            " model TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, root))"
+        )
 
     def record(self, report: SyncReport) -> None:
         with self._db:
@@ -48,8 +52,24 @@ class SyncState:
                 (report.source, json.dumps(asdict(report))),
             )
 
+    def fingerprints(self, uri: str, model: str) -> dict[str, str]:
+        """Container fingerprints of the last complete sync of `uri` made with `model`."""
+        rows = self._db.execute(
+            "SELECT root, value FROM fingerprints WHERE source = ? AND model = ?", (uri, model)
+        )
+        return dict(rows.fetchall())
+
+    def save_fingerprints(self, uri: str, model: str, fingerprints: dict[str, str]) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM fingerprints WHERE source = ?", (uri,))
+            self._db.executemany(
+                "INSERT INTO fingerprints VALUES (?, ?, ?, ?)",
+                [(uri, root, model, value) for root, value in fingerprints.items()],
+            )
+
     def forget(self, uri: str) -> bool:
         with self._db:
+            self._db.execute("DELETE FROM fingerprints WHERE source = ?", (uri,))
             return self._db.execute("DELETE FROM sources WHERE uri = ?", (uri,)).rowcount > 0
 
     def all(self) -> list[SyncReport]:

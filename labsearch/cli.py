@@ -109,9 +109,7 @@ def run_index(
                 raise ConfigError(
                     "no sources given and none indexed before: labsearch index URI..."
                 )
-        embedder = Embedder(
-            settings.model, settings.cache_dir, settings.embed_batch_size, show_progress=True
-        )
+        embedder = Embedder.from_settings(settings, show_progress=True)
         store = open_store(settings, embedder.dimension, recreate=rebuild)
         indexer = Indexer(settings, store, embedder)
         try:
@@ -176,7 +174,7 @@ def remove(
     settings = get_settings()
     try:
         with writer_lock(settings.home):
-            embedder = Embedder(settings.model, settings.cache_dir)
+            embedder = Embedder.from_settings(settings)
             store = open_store(settings, embedder.dimension)
             indexer = Indexer(settings, store, embedder)
             removed = indexer.remove(source)

@@ -8,6 +8,7 @@ text. Query time proposes candidate tokens; the store decides which ones really 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -81,3 +82,45 @@ def query_candidates(query: str) -> list[str]:
     for identifier in from_text(query):
         candidates[identifier] = None
     return list(candidates)
+
+
+def _is_code(identifier: str) -> bool:
+    """A code mixes letters with three or more digits (LIV-0042, A00814, ELN-101). Names with
+    fewer are often words a reader needs (IL-6, COVID-19, MCF-7). Paths and file names are not
+    codes: their words say what the file is, and the codes inside them are identifiers of their
+    own. Bare numbers are not either: "12" may be 12 weeks."""
+    return (
+        len(identifier) >= 4
+        and sum(ch.isdigit() for ch in identifier) >= 3
+        and any(ch.isalpha() for ch in identifier)
+        and "/" not in identifier
+        and "." not in identifier
+    )
+
+
+_LEFTOVER_SEPARATORS = re.compile(r"[ \t]*[,;](?:[ \t]*[,;])*")
+_EMPTY_FIELD = re.compile(r"^[\w .-]{1,40}:$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _standalone(code: str) -> re.Pattern[str]:
+    """`code` as a whole token: not inside a longer run of letters and digits."""
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(code) + r"(?![A-Za-z0-9])")
+
+
+def mask(text: str, identifiers: Iterable[str]) -> str:
+    """`text` without the codes among `identifiers`, and without the commas and empty
+    `key:` lines their removal leaves behind."""
+    codes = sorted({i for i in identifiers if _is_code(i) and i in text}, key=len, reverse=True)
+    if not codes:
+        return text
+    for code in codes:  # longest first, so a code inside a longer one does not split it
+        text = _standalone(code).sub("", text)
+    lines = []
+    for line in text.splitlines():
+        line = _LEFTOVER_SEPARATORS.sub(",", line)
+        line = re.sub(r"[ \t]{2,}", " ", line).replace("(,", "(").replace(",)", ")")
+        line = line.strip(" \t,;")
+        if line and not _EMPTY_FIELD.match(line):
+            lines.append(line)
+    return "\n".join(lines)

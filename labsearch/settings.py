@@ -72,8 +72,15 @@ class Settings(BaseSettings):
     # Index
     backend: Literal["embedded", "opensearch"] = "embedded"
     model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers name or path.")
-    embed_batch_size: int = 64
+    embed_batch_size: int = 32
     embed_max_chars: int = 2000
+    embed_max_tokens: int | None = Field(
+        default=None, description="Word pieces the model reads per text (default: its own limit)."
+    )
+    embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="auto: bfloat16 autocast where the CPU computes bfloat16 natively.",
+    )
     index_batch_size: int = 256
 
     # Retrieval

@@ -46,7 +46,7 @@ class SearchService:
     def from_settings(cls, settings: Settings) -> SearchService:
         from labsearch.stores import open_store
 
-        embedder = Embedder(settings.model, settings.cache_dir, settings.embed_batch_size)
+        embedder = Embedder.from_settings(settings)
         store = open_store(settings, embedder.dimension)
         return cls(settings, store, embedder)
 

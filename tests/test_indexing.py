@@ -216,12 +216,79 @@ def test_unreadable_package_keeps_its_indexed_assets(indexer, tmp_path):
     uri = f"quilt+file://{registry}"
     first = indexer.index(uri)
     assert first.ok and first.added == 4
-    manifests = registry / ".quilt" / "packages"
-    broken_hash = (registry / ".quilt" / "named_packages" / "lab-a" / "keep" / "latest").read_text()
-    (manifests / broken_hash.strip()).write_text("{not json")
+    # A new revision whose manifest is broken: `latest` moves to a top hash that cannot be read.
+    broken_hash = "f" * 64
+    (registry / ".quilt" / "packages" / broken_hash).write_text("{not json")
+    (registry / ".quilt" / "named_packages" / "lab-a" / "keep" / "latest").write_text(broken_hash)
     second = indexer.index(uri)
     assert second.failed >= 1 and second.deleted == 0
     assert len(indexer.store.hashes_by_source(uri)) == 4
+
+
+def push_counts(registry: Path, name: str, value: int, workdir: Path) -> None:
+    import quilt3
+
+    data = workdir / f"{name.replace('/', '-')}-{value}"
+    data.mkdir(parents=True)
+    (data / "counts.csv").write_text(f"gene,count\nActb,{value}\n")
+    (data / "README.md").write_text(f"# {name}\nRNA-seq counts, version {value}.\n")
+    quilt3.Package().set_dir(".", str(data)).set_meta({"groups": ["lab-a"]}).build(
+        name, registry=f"file://{registry}"
+    )
+
+
+def test_unchanged_packages_are_not_read_again_and_changed_ones_are(indexer, tmp_path):
+    """A re-run checks each package's top hash: unchanged packages are skipped whole (their
+    assets stay, counted unchanged), a package with a new revision is read and updated, and a
+    package gone from the registry is deleted with its entries."""
+    registry = tmp_path / "registry"
+    for name in ("lab-a/one", "lab-a/two", "lab-a/three"):
+        push_counts(registry, name, 1, tmp_path / "data")
+    uri = f"quilt+file://{registry}"
+    assert indexer.index(uri).added == 9
+
+    second = indexer.index(uri)
+    assert (second.added, second.updated, second.unchanged, second.deleted) == (0, 0, 9, 0)
+
+    push_counts(registry, "lab-a/two", 2, tmp_path / "data")
+    import shutil
+
+    shutil.rmtree(registry / ".quilt" / "named_packages" / "lab-a" / "three")
+    third = indexer.index(uri)
+    assert third.ok
+    # lab-a/two: package and both entries changed (new top hash, new bytes); three: all gone.
+    assert (third.added, third.updated, third.unchanged, third.deleted) == (0, 3, 3, 3)
+    readme = indexer.store.get(
+        f"quilt:{registry.as_uri()}#lab-a/two:README.md", Access.as_operator()
+    )
+    assert readme is not None and "version 2" in readme.text
+
+
+def test_access_rule_change_or_rebuild_reads_skipped_packages_again(settings, embedder, tmp_path):
+    registry = tmp_path / "registry"
+    import quilt3
+
+    data = tmp_path / "plain"
+    data.mkdir()
+    (data / "counts.csv").write_text("gene,count\nActb,1\n")
+    quilt3.Package().set_dir(".", str(data)).build("lab-a/plain", registry=f"file://{registry}")
+    uri = f"quilt+file://{registry}"
+    store = open_store(settings, embedder.dimension)
+    try:
+        assert Indexer(settings, store, embedder, progress=None).index(uri).added == 2
+        granted = settings.with_overrides(access_rules=[AccessRule(prefix=uri, groups=["lab-a"])])
+        report = Indexer(granted, store, embedder, progress=None).index(uri)
+        assert (report.updated, report.unchanged) == (2, 0)
+        package = store.get(f"quilt:{registry.as_uri()}#lab-a/plain", Access.as_operator())
+        assert package is not None and package.groups == ["lab-a"]
+    finally:
+        store.close()
+    # --rebuild empties the store; remembered fingerprints must not hide the packages.
+    rebuilt = open_store(granted, embedder.dimension, recreate=True)
+    try:
+        assert Indexer(granted, rebuilt, embedder, progress=None).index(uri).added == 2
+    finally:
+        rebuilt.close()
 
 
 def test_changing_how_much_text_is_embedded_updates_every_vector(settings, embedder, tmp_path):

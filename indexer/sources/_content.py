@@ -17,7 +17,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import Any
 
 from indexer.extractors.base import Summary
@@ -219,14 +220,21 @@ def summarize_file(path: Path) -> Summary:
         return Summary(format="unknown", errors=[f"extractor failed: {type(exc).__name__}: {exc}"])
 
 
+def code_fingerprint(*packages: ModuleType) -> str:
+    """Changes whenever a module of `packages` changes: results derived by that code (cached
+    summaries, skipped containers) must not outlive it."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted(Path(package.__file__ or "").parent.glob("*.py")):
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 def _extractors_fingerprint() -> str:
     import indexer.extractors as package
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(package.__file__).parent.glob("*.py")):
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+    return code_fingerprint(package)
 
 
 class SummaryCache:
@@ -272,7 +280,24 @@ class SummaryCache:
         self._db.close()
 
 
-def first_line(values: Iterable[str], limit: int = 50) -> str:
-    items = list(values)
-    shown = ", ".join(items[:limit])
-    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+_COMPRESSED = {".gz", ".bz2", ".xz", ".zst", ".zip"}
+
+
+def file_overview(paths: Iterable[str], limit: int = 30) -> str:
+    """A package's files in a few words: single files by name, runs of the same kind of file in
+    the same folder as a count ("8 .fastq.gz files in fastq/"). Each file is an asset of its
+    own with its full name; listing 500 FASTQ names here would only bury the package's meaning.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        suffixes = PurePosixPath(name).suffixes
+        keep = 2 if suffixes and suffixes[-1] in _COMPRESSED else 1
+        suffix = "".join(suffixes[-keep:]) or name
+        groups.setdefault((folder, suffix), []).append(path)
+    parts = [
+        members[0] if len(members) == 1 else f"{len(members)} {suffix} files in {folder or '.'}/"
+        for (folder, suffix), members in groups.items()
+    ]
+    shown = ", ".join(parts[:limit])
+    return shown + (f" (and {len(parts) - limit} more)" if len(parts) > limit else "")

@@ -26,6 +26,17 @@ class SourceIssue:
         return f"{self.source}: {where}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A container (a Quilt package with its revisions and entries) and the fingerprint of all
+    its assets were built from. `unchanged`: the fingerprint is the one of the last complete
+    sync, so the source did not read the container again and its indexed assets stand."""
+
+    root: str  # asset id of the container; its children are `root:...`, `root@...`, `root#...`
+    fingerprint: str
+    unchanged: bool = False
+
+
 class Source(Protocol):
     uri: str
 

@@ -15,6 +15,8 @@ cannot be read still becomes an asset, with the reason in `errors`. Either way t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -30,16 +32,17 @@ from indexer.access import resolve_groups
 from indexer.sources import _s3
 from indexer.sources._content import (
     SummaryCache,
+    code_fingerprint,
     data_level_from,
     describe,
     entity_from,
-    first_line,
+    file_overview,
     identifiers_of,
     inherited,
     normalize,
     summarize_file,
 )
-from indexer.sources.base import SourceIssue
+from indexer.sources.base import Checked, SourceIssue
 from indexer.sources.files import Content, fetch_s3_content, local_path, with_content
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
@@ -163,6 +166,10 @@ class QuiltSource:
         self.max_download_bytes = max_download_bytes
         self._s3_client: Any = None
         self._quilt_registry: Any = None
+        # Package id -> fingerprint at the last complete sync, set by the indexer: a package
+        # whose fingerprint is unchanged is not read again (a re-run reads no manifests).
+        self.known_fingerprints: Mapping[str, str] = {}
+        self._code: str | None = None
 
     # -- scanning --------------------------------------------------------------------------
 
@@ -264,6 +271,12 @@ class QuiltSource:
         if not revisions:
             yield SourceIssue(self.uri, name, "the package has no revisions (no latest pointer)")
             return
+        root = package_id(self.registry, name)
+        fingerprint = self._fingerprint(name, revisions, created)
+        if self.known_fingerprints.get(root) == fingerprint:
+            yield Checked(root, fingerprint, unchanged=True)
+            return
+        complete = True
         for revision in revisions:
             top_hash = revision.top_hash
             try:
@@ -280,8 +293,33 @@ class QuiltSource:
                     field="manifest",
                     keep=package_id(self.registry, name),
                 )
+                complete = False
                 continue
             yield from self._revision(name, revision, created, header, entries, cache, workdir)
+        if complete:
+            yield Checked(root, fingerprint)
+
+    def _fingerprint(self, name: str, revisions: list[Revision], created: datetime | None) -> str:
+        """Everything a package's assets are built from: its top hashes (which pin manifest,
+        metadata and every entry's bytes), push times, the access rules and the code."""
+        if self._code is None:
+            import indexer
+            import indexer.extractors
+            import indexer.sources
+            import labsearch
+
+            self._code = code_fingerprint(indexer, indexer.sources, indexer.extractors, labsearch)
+        keys = [self.registry, name, f"{self.registry}#{name}"]
+        parts = [
+            self._code,
+            self.uri,
+            name,
+            [(r.top_hash, str(r.pushed_at), r.is_latest) for r in revisions],
+            str(created),
+            resolve_groups(self.settings, self.uri, None, keys=keys),
+            self.max_download_bytes,
+        ]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     # -- assets ----------------------------------------------------------------------------
 
@@ -326,7 +364,7 @@ class QuiltSource:
             text_lines.append(f"Message: {message}")
         text_lines += describe(user_meta)
         if logical_keys:
-            text_lines.append(f"Files: {first_line(logical_keys)}")
+            text_lines.append(f"Files ({len(logical_keys)}): {file_overview(logical_keys)}")
         package = Asset(
             id=own_id,
             source=self.uri,
