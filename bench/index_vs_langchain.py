@@ -77,6 +77,11 @@ def labsearch_side(registry: Path, workdir: Path, runs: list[str], load_model: b
         import pysam  # noqa: F401
         import sentence_transformers  # noqa: F401
         import tifffile  # noqa: F401
+        import tiktoken  # noqa: F401
+    import quilt3  # noqa: F401
+
+    import indexer.extractors  # noqa: F401
+    import indexer.sources.quilt  # noqa: F401
     from indexer.pipeline import Indexer
     from labsearch.embeddings import Embedder
     from labsearch.settings import Settings
