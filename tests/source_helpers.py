@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.sources.base import Source, SourceIssue
+from indexer.sources.base import Checked, Source, SourceIssue
 from labsearch.schema import Asset
 
 
@@ -11,6 +11,8 @@ def split_scan(source: Source) -> tuple[dict[str, Asset], list[SourceIssue]]:
     assets: dict[str, Asset] = {}
     issues: list[SourceIssue] = []
     for item in source.scan():
+        if isinstance(item, Checked):  # bookkeeping for the indexer (which packages it read)
+            continue
         if isinstance(item, SourceIssue):
             issues.append(item)
         else:

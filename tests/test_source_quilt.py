@@ -17,7 +17,7 @@ import quilt3  # noqa: E402
 from s3_fixtures import moto_s3_fixture, s3_bucket_fixture  # noqa: E402,F401
 from source_helpers import split_scan
 
-from indexer.sources.base import SourceIssue  # noqa: E402
+from indexer.sources.base import Checked, SourceIssue  # noqa: E402
 from indexer.sources.quilt import QuiltSource  # noqa: E402
 from labsearch.demo import files as demo  # noqa: E402
 from labsearch.errors import SourceError  # noqa: E402
@@ -190,6 +190,23 @@ def test_unchanged_registry_scans_to_identical_assets(local_registry, settings):
     assert {i: a.content_hash("m") for i, a in first.items()} == {
         i: a.content_hash("m") for i, a in second.items()
     }
+
+
+def test_packages_with_known_fingerprints_are_not_read(local_registry, settings):
+    """Each package read ends with its fingerprint; given those, a scan reads no package."""
+    uri = f"quilt+{local_registry['registry']}"
+    first = [item for item in QuiltSource(uri, settings).scan() if isinstance(item, Checked)]
+    assert first and not any(item.unchanged for item in first)
+    known = QuiltSource(uri, settings)
+    known.known_fingerprints = {item.root: item.fingerprint for item in first}
+    again = list(known.scan())
+    assert again == [Checked(item.root, item.fingerprint, unchanged=True) for item in first]
+    # Another access rule is another fingerprint: the packages are read again.
+    ruled = QuiltSource(
+        uri, settings.with_overrides(access_rules=[AccessRule(prefix=uri, groups=["all"])])
+    )
+    ruled.known_fingerprints = known.known_fingerprints
+    assert any(isinstance(item, Asset) for item in ruled.scan())
 
 
 def test_no_rule_and_no_own_groups_means_nobody(local_registry, tmp_path):

@@ -40,6 +40,7 @@ class Checked:
 class Source(Protocol):
     uri: str
 
-    def scan(self) -> Iterator[Asset | SourceIssue]:
-        """Every asset the source holds now (so missing ones can be deleted), and issues."""
+    def scan(self) -> Iterator[Asset | SourceIssue | Checked]:
+        """Every asset the source holds now (so missing ones can be deleted), and issues.
+        Sources that fingerprint containers (Quilt packages) also yield `Checked` markers."""
         ...

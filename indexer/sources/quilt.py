@@ -173,7 +173,7 @@ class QuiltSource:
 
     # -- scanning --------------------------------------------------------------------------
 
-    def scan(self) -> Iterator[Asset | SourceIssue]:
+    def scan(self) -> Iterator[Asset | SourceIssue | Checked]:
         quilt3 = _quilt3()
         self._check_registry()
         # Resolve the registry once and hand quilt3 the object: given a URL string, every quilt3
@@ -257,7 +257,7 @@ class QuiltSource:
 
     def _package(
         self, quilt3: Any, name: str, cache: SummaryCache, workdir: Path
-    ) -> Iterator[Asset | SourceIssue]:
+    ) -> Iterator[Asset | SourceIssue | Checked]:
         try:
             revisions, created = self._revisions(quilt3, name)
         except Exception as exc:
