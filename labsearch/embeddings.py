@@ -232,7 +232,9 @@ class Embedder:
         show = self.show_progress and len(batches) > 1
         vectors = np.zeros((len(texts), self._model_dimension()), dtype=np.float32)
         with self._precision():
-            for batch in tqdm(batches, desc="embedding", unit="batch", disable=not show):
+            for batch in tqdm(
+                batches, desc="embedding", unit="batch", disable=not show, leave=False
+            ):
                 vectors[batch] = model.encode(
                     [texts[i] for i in batch],
                     batch_size=len(batch),
