@@ -8,7 +8,6 @@ text. Query time proposes candidate tokens; the store decides which ones really 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -84,11 +83,21 @@ def query_candidates(query: str) -> list[str]:
     return list(candidates)
 
 
+_BARCODE = re.compile(r"[ACGTN]{6,32}(?:[+-][ACGTN]{6,32})?")
+
+
+def is_barcode(value: str) -> bool:
+    """An index (barcode) sequence of a sequencing library: AAGGGTGT, or AAGGGTGT+CCGGACAT."""
+    return _BARCODE.fullmatch(value) is not None
+
+
 def _is_code(identifier: str) -> bool:
-    """A code mixes letters with three or more digits (LIV-0042, A00814, ELN-101). Names with
-    fewer are often words a reader needs (IL-6, COVID-19, MCF-7). Paths and file names are not
-    codes: their words say what the file is, and the codes inside them are identifiers of their
-    own. Bare numbers are not either: "12" may be 12 weeks."""
+    """A code mixes letters with three or more digits (LIV-0042, A00814, ELN-101), or is a
+    barcode. Names with fewer digits are often words a reader needs (IL-6, COVID-19, MCF-7).
+    Paths and file names are not codes: their words say what the file is, and the codes inside
+    them are identifiers of their own. Bare numbers are not either: "12" may be 12 weeks."""
+    if is_barcode(identifier):
+        return True
     return (
         len(identifier) >= 4
         and sum(ch.isdigit() for ch in identifier) >= 3
@@ -99,27 +108,39 @@ def _is_code(identifier: str) -> bool:
 
 
 _LEFTOVER_SEPARATORS = re.compile(r"[ \t]*[,;](?:[ \t]*[,;])*")
+_SPACES = re.compile(r"[ \t]{2,}")
+_OPEN_COMMA, _COMMA_CLOSE = re.compile(r"\(\s*,\s*"), re.compile(r"\s*,\s*\)")
 _EMPTY_FIELD = re.compile(r"^[\w .-]{1,40}:$")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-@functools.lru_cache(maxsize=4096)
-def _standalone(code: str) -> re.Pattern[str]:
-    """`code` as a whole token: not inside a longer run of letters and digits."""
-    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(code) + r"(?![A-Za-z0-9])")
+def _without(text: str, code: str) -> str:
+    """`text` without the standalone occurrences of `code` (not inside a longer run of letters
+    and digits). A plain scan: compiling a pattern per code costs more than the search."""
+    kept, start, at = [], 0, text.find(code)
+    while at >= 0:
+        end = at + len(code)
+        before = at == 0 or text[at - 1] not in _ALNUM
+        if before and (end == len(text) or text[end] not in _ALNUM):
+            kept.append(text[start:at])
+            start = end
+        at = text.find(code, max(start, at + 1))
+    kept.append(text[start:])
+    return "".join(kept)
 
 
 def mask(text: str, identifiers: Iterable[str]) -> str:
     """`text` without the codes among `identifiers`, and without the commas and empty
     `key:` lines their removal leaves behind."""
-    codes = sorted({i for i in identifiers if _is_code(i) and i in text}, key=len, reverse=True)
+    codes = sorted({i for i in identifiers if i in text and _is_code(i)}, key=len, reverse=True)
     if not codes:
         return text
     for code in codes:  # longest first, so a code inside a longer one does not split it
-        text = _standalone(code).sub("", text)
+        text = _without(text, code)
     lines = []
     for line in text.splitlines():
         line = _LEFTOVER_SEPARATORS.sub(",", line)
-        line = re.sub(r"[ \t]{2,}", " ", line).replace("(,", "(").replace(",)", ")")
+        line = _OPEN_COMMA.sub("(", _COMMA_CLOSE.sub(")", _SPACES.sub(" ", line)))
         line = line.strip(" \t,;")
         if line and not _EMPTY_FIELD.match(line):
             lines.append(line)

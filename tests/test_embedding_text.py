@@ -54,6 +54,17 @@ def test_names_that_are_words_are_not_masked():
     assert "samples:" not in text.splitlines()  # a field left empty by masking is dropped
 
 
+def test_barcodes_are_codes():
+    sheet = entry(
+        "SampleSheet.csv",
+        "CSV table SampleSheet.csv: index (object, e.g. AAGGGTGT, CTTTTGTA), Lane (int64, e.g. 1)",
+        ["SampleSheet.csv", "AAGGGTGT", "CTTTTGTA"],
+    )
+    assert sheet.embedding_text() == (
+        "SampleSheet.csv\nCSV table SampleSheet.csv: index (object, e.g.), Lane (int64, e.g. 1)"
+    )
+
+
 def test_max_chars_cuts_after_masking():
     asset = fastq("LIV-0019", "250620_A00814_0325_AHF4R6DSX3")
     assert asset.embedding_text(20) == asset.embedding_text()[:20]

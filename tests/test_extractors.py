@@ -250,6 +250,8 @@ def test_illumina_sample_sheet_sections(tmp_path: Path) -> None:
     assert summary.metadata["samples"] == ["LIV-0042", "LIV-0043"]
     assert summary.metadata["sample_sheet"]["Experiment Name"] == "RUN-0042"
     assert "RUN-0042" in summary.identifiers and "Experiment Name: RUN-0042" in summary.text
+    # Index sequences are exact-match identifiers: "which sample had barcode TTGCAACG?"
+    assert {"ACGTACGT", "TTGCAACG"} <= set(summary.identifiers)
 
 
 def test_semicolon_and_ragged_csv(tmp_path: Path) -> None:

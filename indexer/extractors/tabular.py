@@ -153,11 +153,6 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, int, dict[str, str]]:
     return frame, rows, types
 
 
-def _examples(series: pd.Series) -> list[str]:
-    values = series.dropna().astype(str).drop_duplicates().head(EXAMPLES)
-    return [value[:60] for value in values]
-
-
 def summarize(path: Path) -> Summary:
     fmt = _format(path)
     summary = Summary(format=fmt)
@@ -185,7 +180,13 @@ def summarize(path: Path) -> Summary:
         return summary
 
     columns = [str(column) for column in frame.columns]
-    examples = {str(column): _examples(frame[column]) for column in frame.columns}
+    # Distinct values per column, computed once: examples, samples and identifiers come from it.
+    distinct = {
+        str(column): frame[column].dropna().astype(str).drop_duplicates().head(MAX_ID_VALUES)
+        for column in frame.columns
+    }
+    id_values = {name: series.tolist() for name, series in distinct.items()}
+    examples = {name: [v[:60] for v in values[:EXAMPLES]] for name, values in id_values.items()}
     metadata: dict[str, Any] = {
         "columns": columns,
         "n_columns": len(columns),
@@ -194,23 +195,28 @@ def summarize(path: Path) -> Summary:
         "dtypes": types,
         "examples": examples,
     }
-    id_values: dict[str, list[str]] = {}
-    for column in frame.columns:
-        name = str(column)
-        values = frame[column].dropna().astype(str).drop_duplicates().head(MAX_ID_VALUES).tolist()
+    for name, values in id_values.items():
         if name.strip().lower() in SAMPLE_COLUMNS:
             metadata["samples"] = values
         if name.strip().lower() in NORMALIZED_COLUMNS and len(values) == 1:
             metadata[name.strip().lower()] = values[0]
-        id_values[name] = values
-    # Identifier-like columns contribute their values (capped: a 20k-gene table is not 20k ids).
+    # Identifier-like columns contribute their values (capped: a 20k-gene table is not 20k ids),
+    # and so do columns of library barcodes (a sample sheet's index and index2).
     id_columns = {
         k: v[:MAX_ID_PER_COLUMN]
         for k, v in id_values.items()
         if identifiers.from_metadata({k: v[:1]})
     }
+    barcodes = [
+        value
+        for values in id_values.values()
+        if values and all(identifiers.is_barcode(v) for v in values)
+        for value in values[:MAX_ID_PER_COLUMN]
+    ]
     summary.identifiers = identifiers.collect(
-        identifiers.from_metadata(id_columns), identifiers.from_text(" ".join(columns))
+        identifiers.from_metadata(id_columns),
+        identifiers.from_text(" ".join(columns)),
+        barcodes,
     )
     summary.metadata = {**metadata, **summary.metadata}
     described = [f"{c} ({types.get(c, '?')}, e.g. {listing(examples[c], 3)})" for c in columns]

@@ -9,7 +9,6 @@ extractor code, so editing an extractor invalidates its old summaries.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -251,6 +250,7 @@ class SummaryCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT)")
         self._db.commit()
         self._lock = threading.Lock()
+        self._unsaved = 0
         self._fingerprint = _extractors_fingerprint()
 
     def get_or_make(self, key: str, make: Callable[[], Summary | None]) -> Summary | None:
@@ -265,19 +265,25 @@ class SummaryCache:
         summary = make()
         if summary is None:
             return None
-        value = json.dumps(dataclasses.asdict(summary), default=str, ensure_ascii=False)
+        # vars(), not dataclasses.asdict(): a Summary holds plain values, and asdict deep-copies.
+        value = json.dumps(vars(summary), default=str, ensure_ascii=False)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO summary (key, value) VALUES (?, ?)", (full_key, value)
             )
-            self._db.commit()
+            self._unsaved += 1
+            if self._unsaved >= 64:  # a crash loses at most the last 64 summaries of a cache
+                self._db.commit()
+                self._unsaved = 0
         # Return the JSON round trip, not `summary`: a fresh and a cached summary must give
         # identical assets (numpy scalars, tuples, dates all become JSON), or every re-run
         # would see a changed content hash and re-embed.
         return Summary(**json.loads(value))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.commit()
+            self._db.close()
 
 
 _COMPRESSED = {".gz", ".bz2", ".xz", ".zst", ".zip"}
