@@ -24,8 +24,8 @@ _PATTERNS = [
 ]
 
 _ID_KEY = re.compile(
-    r"(^|_|\b)(id|ids|sample|samples|sample_id|sample_name|run|run_id|experiment|eln|eln_id|"
-    r"accession|barcode|flowcell|flow_cell|library|library_id|specimen|subject|patient|"
+    r"(^|_|\b)(id|ids|sample|samples|sample_id|sample_name|run|runs|run_id|run_ids|experiment|"
+    r"eln|eln_id|accession|barcode|flowcell|flow_cell|library|library_id|specimen|subject|patient|"
     r"source name|sample name|extract name|assay name|raw data file|derived data file)($|_|\b)",
     re.IGNORECASE,
 )
