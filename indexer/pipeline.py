@@ -152,6 +152,9 @@ class Indexer:
         finally:
             if bar is not None:
                 bar.close()
+            close = getattr(items, "close", None)
+            if close is not None:  # a scan stopped by an error releases its files and caches now
+                close()
         gone = sorted(i for i in set(existing) - seen if not _under_any(i, kept))
         for start in range(0, len(gone), 1000):
             report.deleted += self.store.delete(gone[start : start + 1000])

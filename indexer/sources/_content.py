@@ -250,7 +250,6 @@ class SummaryCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT)")
         self._db.commit()
         self._lock = threading.Lock()
-        self._unsaved = 0
         self._fingerprint = _extractors_fingerprint()
 
     def get_or_make(self, key: str, make: Callable[[], Summary | None]) -> Summary | None:
@@ -271,10 +270,9 @@ class SummaryCache:
             self._db.execute(
                 "INSERT OR REPLACE INTO summary (key, value) VALUES (?, ?)", (full_key, value)
             )
-            self._unsaved += 1
-            if self._unsaved >= 64:  # a crash loses at most the last 64 summaries of a cache
-                self._db.commit()
-                self._unsaved = 0
+            # Committed at once: the cache directory is shared by every index on this machine,
+            # and an open write transaction would lock the others out for a whole scan.
+            self._db.commit()
         # Return the JSON round trip, not `summary`: a fresh and a cached summary must give
         # identical assets (numpy scalars, tuples, dates all become JSON), or every re-run
         # would see a changed content hash and re-embed.
@@ -282,7 +280,6 @@ class SummaryCache:
 
     def close(self) -> None:
         with self._lock:
-            self._db.commit()
             self._db.close()
 
 
