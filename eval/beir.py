@@ -172,7 +172,7 @@ def index_corpus(
         vectors = embedder.embed([a.embedding_text(max_chars) for a in batch])
         store.upsert(
             [
-                IndexedAsset(asset, vector.tolist(), asset.content_hash(embedder.model_name))
+                IndexedAsset(asset, vector.tolist(), asset.content_hash(embedder.vector_key))
                 for asset, vector in zip(batch, vectors, strict=True)
             ]
         )

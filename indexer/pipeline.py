@@ -93,7 +93,8 @@ class Indexer:
     @property
     def model_key(self) -> str:
         """The vector depends on the model and on what text it saw: all are part of the hash."""
-        return f"{self.settings.model}|{self.settings.embed_max_chars}|{EMBEDDING_TEXT_VERSION}"
+        embedded = f"{self.embedder.vector_key}|{self.settings.embed_max_chars}"
+        return f"{embedded}|{EMBEDDING_TEXT_VERSION}"
 
     def _sync(
         self,

@@ -127,8 +127,10 @@ class Embedder:
     ) -> None:
         self.model_name = model
         self.max_tokens = max_tokens
-        # Vectors of text cut at another length are other vectors: cache them apart.
-        self._cache_key = model if max_tokens is None else f"{model}@{max_tokens}"
+        # What a vector depends on besides the text: the model and how much of the text it
+        # reads. Vectors of text cut at another length are other vectors: cached apart, and the
+        # indexer re-embeds when this changes.
+        self.vector_key = model if max_tokens is None else f"{model}@{max_tokens}"
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.precision = precision
@@ -208,13 +210,13 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         hashes = [hashlib.sha256(t.encode("utf-8", "replace")).hexdigest() for t in texts]
-        cached = self._cache.get_many(self._cache_key, hashes) if self._cache else {}
+        cached = self._cache.get_many(self.vector_key, hashes) if self._cache else {}
         missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}
         if missing:
             vectors = self._encode(list(missing.values()))
             fresh = dict(zip(missing.keys(), vectors, strict=True))
             if self._cache:
-                self._cache.put_many(self._cache_key, fresh)
+                self._cache.put_many(self.vector_key, fresh)
             cached.update(fresh)
             self.computed += len(missing)
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
@@ -226,8 +228,11 @@ class Embedder:
         model = self._load()
         # Batch texts of similar word-piece count. (sentence-transformers groups by characters,
         # but codes and prose tokenize very differently: this pads 13% less, runs 10% faster.)
-        pieces = model.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        order = np.argsort([-len(ids) for ids in pieces], kind="stable")
+        # One batch (a query, a small update) needs no ordering.
+        order = np.arange(len(texts))
+        if len(texts) > self.batch_size:
+            pieces = model.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+            order = np.argsort([-len(ids) for ids in pieces], kind="stable")
         batches = [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
         show = self.show_progress and len(batches) > 1
         vectors = np.zeros((len(texts), self._model_dimension()), dtype=np.float32)

@@ -299,3 +299,16 @@ def test_changing_how_much_text_is_embedded_updates_every_vector(settings, embed
     report = Indexer(shorter, store, embedder, progress=None).index(uri)
     assert (report.updated, report.unchanged) == (3, 0)
     store.close()
+
+
+def test_changing_how_many_word_pieces_the_model_reads_updates_every_vector(settings, tmp_path):
+    from labsearch.embeddings import Embedder
+
+    uri = write_export(tmp_path / "lab.jsonl", experiments(3))
+    full = Embedder.from_settings(settings)
+    store = open_store(settings, full.dimension)
+    assert Indexer(settings, store, full, progress=None).index(uri).added == 3
+    capped = settings.with_overrides(embed_max_tokens=16)
+    report = Indexer(capped, store, Embedder.from_settings(capped), progress=None).index(uri)
+    assert (report.updated, report.unchanged) == (3, 0)
+    store.close()

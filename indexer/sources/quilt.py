@@ -309,17 +309,20 @@ class QuiltSource:
             import labsearch
 
             self._code = code_fingerprint(indexer, indexer.sources, indexer.extractors, labsearch)
-        keys = [self.registry, name, f"{self.registry}#{name}"]
         parts = [
             self._code,
             self.uri,
             name,
             [(r.top_hash, str(r.pushed_at), r.is_latest) for r in revisions],
             str(created),
-            resolve_groups(self.settings, self.uri, None, keys=keys),
+            resolve_groups(self.settings, self.uri, None, keys=self._rule_keys(name)),
             self.max_download_bytes,
         ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def _rule_keys(self, name: str) -> list[str]:
+        """What access-rule prefixes are matched against for a package."""
+        return [self.registry, name, f"{self.registry}#{name}"]
 
     # -- assets ----------------------------------------------------------------------------
 
@@ -344,7 +347,7 @@ class QuiltSource:
             self.settings,
             self.uri,
             _groups_in(user_meta),
-            keys=[self.registry, name, f"{self.registry}#{name}"],
+            keys=self._rule_keys(name),
         )
         data_level = data_level_from(user_meta, name)
         logical_keys = [lk for lk, _ in entries]
