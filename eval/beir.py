@@ -12,12 +12,12 @@ index. Embeddings go through the Embedder's disk cache, so a second run does not
 from __future__ import annotations
 
 import csv
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.jsonl import read_objects
 from labsearch.access import PUBLIC_GROUP, Access
 from labsearch.embeddings import Embedder
 from labsearch.errors import InvalidRequestError
@@ -55,20 +55,11 @@ def _read_jsonl(path: Path, required: Sequence[str]) -> Iterator[dict]:
             f"{path} not found; a BEIR dataset directory needs corpus.jsonl, queries.jsonl "
             "and qrels/<split>.tsv"
         )
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise InvalidRequestError(f"{path}:{number}: not valid JSON ({error})") from error
-            if not isinstance(record, dict):
-                raise InvalidRequestError(f"{path}:{number}: expected a JSON object")
-            missing = [key for key in required if key not in record]
-            if missing:
-                raise InvalidRequestError(f"{path}:{number}: missing field(s) {missing}")
-            yield record
+    for number, record in read_objects(path):
+        missing = [key for key in required if key not in record]
+        if missing:
+            raise InvalidRequestError(f"{path}:{number}: missing field(s) {missing}")
+        yield record
 
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:

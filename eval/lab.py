@@ -21,7 +21,6 @@ the truth does not know, according to the groups stored on the asset).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import tomllib
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.jsonl import read_objects
 from eval.metrics import mean, ndcg_at_k, set_scores
 from labsearch.access import Access
 from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
@@ -90,13 +90,7 @@ def load_questions(path: Path = QUESTIONS_PATH) -> tuple[dict[str, Any], list[di
         )
     header: dict[str, Any] = {}
     questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise InvalidRequestError(f"{path}:{number}: not valid JSON ({error})") from error
+    for number, record in read_objects(path):
         if record.get("kind") == "meta":
             header = record
             continue
