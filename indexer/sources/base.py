@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+from urllib.parse import unquote, urlparse
 
+from labsearch.errors import SourceError
 from labsearch.schema import Asset
 
 
@@ -44,3 +47,16 @@ class Source(Protocol):
         """Every asset the source holds now (so missing ones can be deleted), and issues.
         Sources that fingerprint containers (Quilt packages) also yield `Checked` markers."""
         ...
+
+
+def path_from_uri(uri: str, scheme: str) -> Path:
+    """`scheme:///abs/path` → Path, with a clear error for anything else."""
+    parsed = urlparse(uri)
+    if parsed.scheme != scheme:
+        raise SourceError(f"{uri!r} is not a {scheme}:// URI")
+    if parsed.netloc not in ("", "localhost"):
+        raise SourceError(
+            f"{uri!r}: {scheme} URIs name a local absolute path, e.g. {scheme}:///data/x "
+            f"(three slashes); got host {parsed.netloc!r}"
+        )
+    return Path(unquote(parsed.path))

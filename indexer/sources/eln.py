@@ -15,15 +15,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from indexer.access import resolve_groups
 from indexer.sources._content import normalize
-from indexer.sources.base import SourceIssue
+from indexer.sources.base import SourceIssue, path_from_uri
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import (
@@ -133,19 +131,6 @@ class ElnRecord(BaseModel):
 class _Parsed:
     line: int
     record: ElnRecord
-
-
-def path_from_uri(uri: str, scheme: str) -> Path:
-    """`scheme:///abs/path` → Path, with a clear error for anything else."""
-    parsed = urlparse(uri)
-    if parsed.scheme != scheme:
-        raise SourceError(f"{uri!r} is not a {scheme}:// URI")
-    if parsed.netloc not in ("", "localhost"):
-        raise SourceError(
-            f"{uri!r}: {scheme} URIs name a local absolute path, e.g. {scheme}:///data/x "
-            f"(three slashes); got host {parsed.netloc!r}"
-        )
-    return Path(unquote(parsed.path))
 
 
 def iso_date(value: datetime | date | str | None) -> str | None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from indexer.access import resolve_groups
 from indexer.extractors.base import Summary
@@ -27,7 +26,7 @@ from indexer.sources._content import (
     merge_summary,
     summarize_file,
 )
-from indexer.sources.base import SourceIssue
+from indexer.sources.base import SourceIssue, path_from_uri
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, Entity, Provenance
@@ -38,19 +37,6 @@ __all__ = ["FileSource", "S3Source", "Content", "fetch_s3_content", "with_conten
 
 def _hidden(name: str) -> bool:
     return name.startswith(".")
-
-
-def local_path(uri: str) -> Path:
-    """`file:///data/lab` → Path("/data/lab"); refuses relative or remote-host file URIs."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise SourceError(f"{uri!r} is not a file:// URI; write it as file:///absolute/path")
-    if parsed.netloc not in ("", "localhost"):
-        raise SourceError(
-            f"{uri!r}: file URIs need an absolute path with three slashes, e.g. "
-            f"file:///{parsed.netloc}{parsed.path}"
-        )
-    return Path(unquote(parsed.path))
 
 
 @dataclass
@@ -117,7 +103,7 @@ class FileSource:
     def __init__(self, uri: str, settings: Settings) -> None:
         self.uri = uri
         self.settings = settings
-        self.root = local_path(uri)
+        self.root = path_from_uri(uri, "file")
 
     def scan(self) -> Iterator[Asset | SourceIssue]:
         if not self.root.exists():

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.access import resolve_groups
-from indexer.sources.base import SourceIssue
-from indexer.sources.eln import as_datetime, iso_date, path_from_uri
+from indexer.sources.base import SourceIssue, path_from_uri
+from indexer.sources.eln import as_datetime, iso_date
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity, Link, LinkType, Provenance

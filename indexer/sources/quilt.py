@@ -42,8 +42,8 @@ from indexer.sources._content import (
     normalize,
     summarize_file,
 )
-from indexer.sources.base import Checked, SourceIssue
-from indexer.sources.files import Content, fetch_s3_content, local_path, with_content
+from indexer.sources.base import Checked, SourceIssue, path_from_uri
+from indexer.sources.files import Content, fetch_s3_content, with_content
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, Entity, Link, LinkType, Provenance
@@ -214,7 +214,7 @@ class QuiltSource:
                     f"as plain files with s3://{bucket}/prefix"
                 )
             return
-        path = local_path(self.registry)
+        path = path_from_uri(self.registry, "file")
         if not path.is_dir():
             raise SourceError(f"{self.uri}: registry directory {path} does not exist")
         if not (path / ".quilt").is_dir():
