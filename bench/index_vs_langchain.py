@@ -193,7 +193,7 @@ def main() -> None:
         print(json.dumps(labsearch_side(args.registry, args.workdir, ["unchanged"], False)))
         return
 
-    from labsearch.demo.lab import build_demo_lab
+    from shell.demo.lab import build_demo_lab
 
     with tempfile.TemporaryDirectory(prefix="labsearch-bench-") as tmp:
         workdir = Path(tmp)

@@ -12,11 +12,10 @@ from typing import Any
 
 from chat_api.answering import Outcome, Turn
 from chat_api.limits import check_query_length
-from chat_api.schemas import ChatRequest, ChatResponse
 from chat_api.state import ApiState
 from labsearch.access import Access
 from labsearch.errors import LabsearchError
-from labsearch.models import Answer
+from labsearch.models import Answer, ChatRequest, ChatResponse
 
 
 @dataclass

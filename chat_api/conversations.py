@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chat_api.schemas import Conversation, ConversationSummary, FeedbackResponse, Message
 from labsearch.errors import InvalidRequestError, NotFoundError
-from labsearch.models import Answer
+from labsearch.models import Answer, Conversation, ConversationSummary, FeedbackResponse, Message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (

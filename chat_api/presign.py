@@ -8,8 +8,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, NoCredentialsError
 
-from chat_api.schemas import PresignResponse
 from labsearch.errors import ConfigError, InvalidRequestError
+from labsearch.models import PresignResponse
 from labsearch.schema import Asset
 
 

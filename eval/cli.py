@@ -73,62 +73,119 @@ def beir(
 def lab(
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="Where the demo lab and its index are built and reused."),
+        typer.Option("--dir", help="Where the labs' indexes are built and reused."),
+    ] = None,
+    question_set: Annotated[
+        str,
+        typer.Option(
+            "--set",
+            help="demo (the demo lab's questions), real (public lab metadata), or all.",
+        ),
+    ] = "all",
+    real_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--real-data",
+            help="Real lab metadata (default: LABSEARCH_REALDATA, else "
+            "$LABSEARCH_SHARED/datasets/realdata).",
+        ),
     ] = None,
     as_json: JsonOut = False,
     out_dir: OutDir = None,
 ) -> None:
-    """The committed question set over the demo lab: entity F1, descriptive nDCG, leaks."""
+    """Question sets with exact answers: entity F1, false-complete answers, nDCG, leaks."""
     from eval.lab import evaluate_lab, results_json
+    from eval.real.evaluate import evaluate_real, real_data_dir
+    from eval.real.evaluate import results_json as real_results_json
     from eval.report import write_report
 
+    if question_set not in ("demo", "real", "all"):
+        _fail(LabsearchError(f"--set {question_set!r}: choose demo, real or all"))
     settings = get_settings()
     where = directory or settings.cache_dir / "eval-lab"
+    report: dict = {}
+    acceptance_ok = True
     try:
-        run = evaluate_lab(settings, where)
+        if question_set in ("demo", "all"):
+            run = evaluate_lab(settings, where)
+            report |= {
+                "lab": run.lab,
+                "timings": run.timings,
+                "summary": run.summary,
+                "questions": results_json(run.results),
+            }
+            acceptance_ok = _print_demo(run.summary, run.timings, quiet=as_json)
+        data = real_data or real_data_dir()
+        if question_set == "real" or (question_set == "all" and data.is_dir()):
+            real = evaluate_real(settings, where / "real", data=data)
+            report["real"] = {
+                "data": real.data,
+                "timings": real.timings,
+                "summary": real.summary,
+                "questions": real_results_json(real.results),
+            }
+            acceptance_ok = _print_real(real.summary, quiet=as_json) and acceptance_ok
+        elif question_set == "all":
+            report["real"] = {"skipped": f"no real lab metadata at {data}"}
+            err.print(f"real-data set skipped: no real lab metadata at {data} (--real-data)")
     except LabsearchError as error:
         _fail(error)
-    report = {
-        "lab": run.lab,
-        "timings": run.timings,
-        "summary": run.summary,
-        "questions": results_json(run.results),
-    }
     if out_dir is not None:
         for path in write_report(out_dir, report, "lab"):
             err.print(f"wrote {path}")
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
-        return
-    summary = run.summary
-    out.print(
-        _table(
-            "entity questions (exact sets)",
-            ["template", "n", "precision", "recall", "F1", "count/complete ok"],
-            [
-                [k, m["n"], m["precision"], m["recall"], m["f1"], m["count_ok"]]
-                for k, m in summary["entity"].items()
-            ],
-        )
-    )
-    out.print(
-        _table(
-            "descriptive questions",
-            ["template", "n", "recall@10", "nDCG@10"],
-            [[k, m["n"], m["recall@10"], m["ndcg@10"]] for k, m in summary["descriptive"].items()],
-        )
-    )
-    permission = summary["permission"]
-    out.print(f"permission questions: {permission['n']}, leaks: {permission['leaks']}")
-    for failure in summary["failures"]:
-        details = {k: failure[k] for k in ("missing", "extra", "leaked", "why") if failure.get(k)}
-        out.print(
-            f"[red]FAIL[/] {failure['id']} ({failure['user']}): {failure['question']} {details}",
-            highlight=False,
-        )
-    out.print(f"timings (s): {run.timings}")
-    acceptance_ok = summary["entity"].get("all", {}).get("f1") == 1.0 and permission["leaks"] == 0
     raise typer.Exit(0 if acceptance_ok else 1)
+
+
+def _print_demo(summary: dict, timings: dict, *, quiet: bool) -> bool:
+    """Print the demo lab's tables; True when entity F1 is 1.0 and nothing leaked."""
+    permission = summary["permission"]
+    if not quiet:
+        out.print(
+            _table(
+                "demo lab: entity questions (exact sets)",
+                ["template", "n", "precision", "recall", "F1", "count/complete ok"],
+                [
+                    [k, m["n"], m["precision"], m["recall"], m["f1"], m["count_ok"]]
+                    for k, m in summary["entity"].items()
+                ],
+            )
+        )
+        out.print(
+            _table(
+                "demo lab: descriptive questions",
+                ["template", "n", "recall@10", "nDCG@10"],
+                [
+                    [k, m["n"], m["recall@10"], m["ndcg@10"]]
+                    for k, m in summary["descriptive"].items()
+                ],
+            )
+        )
+        out.print(f"permission questions: {permission['n']}, leaks: {permission['leaks']}")
+        for failure in summary["failures"]:
+            details = {
+                k: failure[k] for k in ("missing", "extra", "leaked", "why") if failure.get(k)
+            }
+            who = f"{failure['id']} ({failure['user']})"
+            out.print(f"[red]FAIL[/] {who}: {failure['question']} {details}", highlight=False)
+        out.print(f"timings (s): {timings}")
+    return summary["entity"].get("all", {}).get("f1") == 1.0 and permission["leaks"] == 0
+
+
+REAL_COLUMNS = ["n", "precision", "recall", "f1", "count_ok", "complete", "false_complete", "leaks"]
+
+
+def _print_real(summary: dict, *, quiet: bool) -> bool:
+    """Print the real-data tables; True when no answer was falsely complete and nothing leaked."""
+    if not quiet:
+        for axis in ("by_source", "by_type"):
+            rows = [[name, *(m[c] for c in REAL_COLUMNS)] for name, m in summary[axis].items()]
+            rows.append(["all", *(summary["all"][c] for c in REAL_COLUMNS)])
+            out.print(
+                _table(f"real lab metadata, {axis.replace('_', ' ')}", ["", *REAL_COLUMNS], rows)
+            )
+    return summary["all"].get("false_complete", 0) == 0 and summary["all"].get("leaks", 0) == 0
 
 
 @app.command("export-feedback")
@@ -138,7 +195,7 @@ def export_feedback(
     ] = Path("feedback-questions.jsonl"),
 ) -> None:
     """Write thumbs-down answers as regression questions in the format of `eval lab`."""
-    from ui.feedback_export import export_feedback as export
+    from eval.feedback import export_feedback as export
 
     try:
         count = export(get_settings().home, out_file)

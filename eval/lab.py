@@ -297,10 +297,10 @@ def evaluate_lab(
     from; with them (e.g. a small lab in tests) and no `questions`, the questions are generated
     from that lab's truth by eval/make_lab_questions.py.
     """
-    from labsearch.cli import run_index
-    from labsearch.demo.run import build_or_reuse
-    from labsearch.demo.truth import load_truth
+    from indexer.jobs import run_index
     from retriever.service import SearchService
+    from shell.demo.run import build_or_reuse
+    from shell.demo.truth import load_truth
 
     if seed is None and runs is None:
         header, questions = load_questions()

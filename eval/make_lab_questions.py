@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.truth:
         truth = json.loads(args.truth.read_text(encoding="utf-8"))
     else:
-        from labsearch.demo.lab import build_demo_lab
-        from labsearch.demo.truth import load_truth
+        from shell.demo.lab import build_demo_lab
+        from shell.demo.truth import load_truth
 
         with tempfile.TemporaryDirectory() as tmp:
             lab = build_demo_lab(Path(tmp) / "lab", seed=args.seed, runs=args.runs)

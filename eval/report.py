@@ -136,17 +136,81 @@ def lab_chart(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
+REAL_COLUMNS = ("n", "precision", "recall", "f1", "count_ok", "complete", "false_complete", "leaks")
+
+
+def real_markdown(real: dict[str, Any]) -> str:
+    """The real-data question set: per source and per question type, then the failures."""
+    if "summary" not in real:
+        return f"## Real lab metadata\n\nSkipped: {real.get('skipped', 'not run')}."
+    summary = real["summary"]
+    parts = [
+        "## Real lab metadata (public SRA, SDRF and ISA-Tab tables)",
+        "Timings (s): " + ", ".join(f"{k}={v}" for k, v in real["timings"].items()),
+    ]
+    for axis in ("by_source", "by_type"):
+        rows = [[name, *(m[c] for c in REAL_COLUMNS)] for name, m in summary[axis].items()]
+        rows.append(["all", *(summary["all"][c] for c in REAL_COLUMNS)])
+        parts += [f"### {axis.replace('_', ' ')}", markdown_table(["", *REAL_COLUMNS], rows)]
+    if summary["failures"]:
+        parts.append(f"### Failures ({len(summary['failures'])})")
+        parts.append(
+            "\n".join(
+                f"- `{f['id']}` ({f['user']}, complete={f['complete']}): {f['question']} — "
+                + json.dumps({k: f[k] for k in ("missing", "extra", "leaked", "why") if f.get(k)})
+                for f in summary["failures"]
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def real_chart(real: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_type = real["summary"]["by_type"]
+    names = list(by_type)
+    fig, ax = plt.subplots(figsize=(max(6, len(names) * 0.9), 4))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [by_type[n]["f1"] for n in names], 0.4, label="F1")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [by_type[n]["false_complete"] / by_type[n]["n"] for n in names],
+        0.4,
+        label="false-complete share",
+        color="C3",
+    )
+    ax.set_xticks(list(xs), [textwrap.fill(n.replace("_", " "), 12) for n in names], fontsize=7)
+    ax.set_ylim(0, 1.1)
+    ax.set_title("real lab metadata: exact-set F1 and false-complete answers by question type")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(out_dir: Path, report: dict[str, Any], kind: str) -> list[Path]:
-    """report.json, report.md and chart.png in `out_dir` (created); `kind` is beir or lab."""
+    """report.json, report.md and chart PNGs in `out_dir` (created); `kind` is beir or lab (a lab
+    report holds the demo lab's set, the real-data set under "real", or both)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    chart = out_dir / "chart.png"
+    written = [json_path]
+    sections = []
     if kind == "beir":
-        body, draw = beir_markdown(report), beir_chart
-    else:
-        body, draw = lab_markdown(report), lab_chart
-    draw(report, chart)
+        sections.append(beir_markdown(report) + "\n\n![chart](chart.png)")
+        written.append(beir_chart(report, out_dir / "chart.png"))
+    if kind == "lab" and "summary" in report:
+        sections.append(lab_markdown(report) + "\n\n![chart](chart.png)")
+        written.append(lab_chart(report, out_dir / "chart.png"))
+    if kind == "lab" and "real" in report:
+        sections.append(real_markdown(report["real"]))
+        if "summary" in report["real"]:
+            written.append(real_chart(report["real"], out_dir / "chart-real.png"))
+            sections[-1] += "\n\n![real-data chart](chart-real.png)"
     md_path = out_dir / "report.md"
-    md_path.write_text(f"# labsearch eval {kind}\n\n{body}\n\n![chart](chart.png)\n")
-    return [json_path, md_path, chart]
+    md_path.write_text(f"# labsearch eval {kind}\n\n" + "\n\n".join(sections) + "\n")
+    return [json_path, md_path, *written[1:]]

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from labsearch.cli import app
 from labsearch.settings import get_settings
+from shell.cli import app
 
 runner = CliRunner()
 

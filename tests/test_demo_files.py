@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labsearch.demo import files
+from shell.demo import files
 
 RUN = "210105_A00123_0042_AHXXXXXX"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from labsearch.demo.lab import DemoLab, build_demo_lab
-from labsearch.demo.plan import END, MAX_RUNS_PER_SAMPLE, START, plan_lab
-from labsearch.demo.truth import load_truth
 from labsearch.errors import ConfigError, InvalidRequestError
+from shell.demo.lab import DemoLab, build_demo_lab
+from shell.demo.plan import END, MAX_RUNS_PER_SAMPLE, START, plan_lab
+from shell.demo.truth import load_truth
 
 os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
 os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")

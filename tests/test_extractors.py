@@ -1,4 +1,4 @@
-"""Extractors on real files written by labsearch.demo.files: the facts they pull out, and a
+"""Extractors on real files written by shell.demo.files: the facts they pull out, and a
 Summary with a specific error for every kind of bad input."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer.extractors import chunking, fastq, summarize, tabular
-from labsearch.demo import files
+from shell.demo import files
 
 RUN = "210105_A00123_0042_AHXXXXXX"
 

@@ -129,7 +129,7 @@ def test_lock_error_from_a_concurrent_cli_process(settings, tmp_path):
     env = dict(os.environ, LABSEARCH_HOME=str(settings.home), LABSEARCH_CACHE_DIR=str(tmp_path))
     with writer_lock(settings.home):
         result = subprocess.run(
-            [sys.executable, "-m", "labsearch.cli", "index", "eln+file:///nowhere.jsonl"],
+            [sys.executable, "-m", "shell.cli", "index", "eln+file:///nowhere.jsonl"],
             env=env,
             capture_output=True,
             text=True,
@@ -161,7 +161,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(settings, tmp_path):
         LABSEARCH_INDEX_BATCH_SIZE="10",
         LABSEARCH_EMBED_BATCH_SIZE="10",
     )
-    command = [sys.executable, "-m", "labsearch.cli", "index", uri]
+    command = [sys.executable, "-m", "shell.cli", "index", uri]
     process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
     db = settings.index_dir
     deadline = time.monotonic() + 120

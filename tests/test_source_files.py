@@ -13,10 +13,10 @@ from source_helpers import split_scan
 
 from indexer.sources.base import SourceIssue
 from indexer.sources.files import FileSource, S3Source
-from labsearch.demo import files as demo
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity, LinkType
 from labsearch.settings import AccessRule, Settings
+from shell.demo import files as demo
 
 
 def scan(source) -> tuple[dict[str, Asset], list[SourceIssue]]:

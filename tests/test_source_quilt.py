@@ -19,10 +19,10 @@ from source_helpers import split_scan
 
 from indexer.sources.base import Checked, SourceIssue  # noqa: E402
 from indexer.sources.quilt import QuiltSource  # noqa: E402
-from labsearch.demo import files as demo  # noqa: E402
 from labsearch.errors import SourceError  # noqa: E402
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity, LinkType  # noqa: E402
 from labsearch.settings import AccessRule, Settings  # noqa: E402
+from shell.demo import files as demo  # noqa: E402
 
 RUN_ID = "240105_A00123_0042_AHXXXXDSX2"
 RAW_META = {

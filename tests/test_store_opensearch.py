@@ -377,8 +377,8 @@ def test_cli_index_and_search_use_opensearch_when_configured(
 ) -> None:
     from typer.testing import CliRunner
 
-    from labsearch.cli import app
     from labsearch.settings import get_settings
+    from shell.cli import app
 
     notes = tmp_path / "notes"
     notes.mkdir()

@@ -15,9 +15,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from ui_demo import Demo, api_server, build_demo, closed_port_url
 
+from eval.feedback import export_feedback
+from labsearch.client import ApiClient, ApiUnreachableError, Credential
 from labsearch.errors import AuthError, ConfigError, InvalidRequestError, NotFoundError
-from ui.client import ApiClient, ApiUnreachableError, Credential
-from ui.feedback_export import export_feedback
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
 ALICE = Credential("api_key", "demo-alice")

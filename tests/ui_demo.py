@@ -62,7 +62,7 @@ def build_demo(base: Path) -> Demo:
     directory = Path(os.environ.get("LABSEARCH_TEST_DEMO_DIR") or base / "ui-demo")
     done = directory / "indexed.ok"
     if not done.is_file():
-        command = [sys.executable, "-m", "labsearch.cli", "demo", "--dir", str(directory)]
+        command = [sys.executable, "-m", "shell.cli", "demo", "--dir", str(directory)]
         command += ["--runs", str(RUNS), "--seed", str(SEED), "--no-serve"]
         result = subprocess.run(
             command, cwd=REPO, env=_clean_env(), capture_output=True, text=True, timeout=900
@@ -145,7 +145,7 @@ def api_server(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings_env = {"LABSEARCH_CONFIG": str(demo.config), "LABSEARCH_HOME": str(home or demo.home)}
-    command = [sys.executable, "-m", "labsearch.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "shell.cli", "serve", "--port", str(port)]
     environment = _clean_env(**settings_env, **env)
     with serve(command, environment, f"{url}/v1/readyz", logs / f"api-{port}.log", ready):
         yield url
@@ -157,6 +157,6 @@ def ui_server(api_url: str, logs: Path, demo_mode: bool = True) -> Iterator[str]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = _clean_env(LABSEARCH_API_URL=api_url, LABSEARCH_UI_DEMO="1" if demo_mode else "0")
-    command = [sys.executable, "-m", "labsearch.cli", "ui", "--port", str(port)]
+    command = [sys.executable, "-m", "shell.cli", "ui", "--port", str(port)]
     with serve(command, env, f"{url}/_stcore/health", logs / f"ui-{port}.log"):
         yield url

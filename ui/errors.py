@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from labsearch.client import ApiUnreachableError
 from labsearch.errors import AuthError, LabsearchError, RateLimitedError, StoreUnavailableError
 from ui import state
-from ui.client import ApiUnreachableError
 
 
 def show_error(exc: LabsearchError) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import streamlit as st
 
+from labsearch.client import ApiClient, Credential
 from labsearch.errors import AuthError, LabsearchError
 from ui import state
-from ui.client import ApiClient, Credential
 from ui.errors import show_error
 
 DEMO_USERS = {"alice (lab A)": "demo-alice", "bob (lab B)": "demo-bob"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui.client import ApiClient, Credential
+from labsearch.client import ApiClient, Credential
 
 CREDENTIAL = "credential"
 CLIENT = "api_client"

@@ -14,8 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter
 
 from chat_api.deps import CurrentUser, State
-from chat_api.schemas import AssetResponse, ErrorBody, PresignResponse
-from labsearch.models import AssetLinks
+from labsearch.models import AssetLinks, AssetResponse, ErrorBody, PresignResponse
 
 router = APIRouter(
     prefix="/assets",

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from chat_api.auth import API_KEY_HEADER
 from chat_api.deps import State
-from chat_api.schemas import AuthConfig
+from labsearch.models import AuthConfig
 
 router = APIRouter(tags=["auth"])
 

@@ -5,7 +5,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from chat_api import chatting
 from chat_api.deps import CurrentUser, State
-from chat_api.schemas import ChatRequest, ChatResponse, ErrorBody
+from labsearch.models import ChatRequest, ChatResponse, ErrorBody
 
 router = APIRouter(tags=["chat"])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from chat_api.deps import CurrentUser, State
-from chat_api.schemas import (
+from labsearch.models import (
     Conversation,
     ConversationList,
     ConversationSummary,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from chat_api.deps import CurrentUser, State
-from chat_api.schemas import ErrorBody, FeedbackRequest, FeedbackResponse
+from labsearch.models import ErrorBody, FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from chat_api.deps import State
-from chat_api.schemas import Health, Readiness
+from labsearch.models import Health, Readiness
 
 router = APIRouter(tags=["health"])
 

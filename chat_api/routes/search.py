@@ -4,8 +4,7 @@ from fastapi import APIRouter
 
 from chat_api.deps import CurrentUser, State
 from chat_api.limits import check_query_length
-from chat_api.schemas import ErrorBody
-from labsearch.models import SearchRequestModel, SearchResponse
+from labsearch.models import ErrorBody, SearchRequestModel, SearchResponse
 
 router = APIRouter(tags=["search"])
 

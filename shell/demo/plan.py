@@ -1,7 +1,7 @@
 """Plan the demo lab as plain data: experiments, samples and sequencing runs, before any file.
 
 Everything here is decided by one `random.Random(seed)`, so the same seed gives the same lab,
-and the ground truth (labsearch/demo/truth.py) is read off this plan, never off an index.
+and the ground truth (shell/demo/truth.py) is read off this plan, never off an index.
 Samples are resequenced on 2-4 runs (a NovaSeq run, then top-ups on another instrument): that
 is what makes "which runs used sample X?" worth asking.
 """
@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from labsearch.demo.catalog import (
+from shell.demo.catalog import (
     ASSAY_INSTRUMENTS,
     INJECTIONS,
     LABS,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from labsearch.demo.lab import DemoLab, build_demo_lab
 from labsearch.errors import LabsearchError
 from labsearch.settings import Settings, get_settings
+from shell.demo.lab import DemoLab, build_demo_lab
 
 console = Console(stderr=True)
 
@@ -39,7 +39,7 @@ def build_or_reuse(directory: Path, *, runs: int, seed: int) -> DemoLab:
 
 
 def run_demo(directory: Path, *, runs: int, seed: int, serve: bool, port: int, ui_port: int) -> int:
-    from labsearch.cli import run_index
+    from indexer.jobs import run_index
 
     directory.mkdir(parents=True, exist_ok=True)
     lab = build_or_reuse(directory, runs=runs, seed=seed)
@@ -68,7 +68,7 @@ def serve_api_and_ui(settings: Settings, *, port: int, ui_port: int) -> int:
     # LABSEARCH_UI_DEMO shows a user picker (alice / bob) instead of the sign-in form.
     env = dict(os.environ, LABSEARCH_API_URL=f"http://127.0.0.1:{port}", LABSEARCH_UI_DEMO="1")
     ui = subprocess.Popen(
-        [sys.executable, "-m", "labsearch.cli", "ui", "--port", str(ui_port)], env=env
+        [sys.executable, "-m", "shell.cli", "ui", "--port", str(ui_port)], env=env
     )
     console.print(
         f"\nAPI: http://127.0.0.1:{port}/docs   UI: http://127.0.0.1:{ui_port}\n"

@@ -1,4 +1,4 @@
 """The demo lab: small but real files in the formats labs keep, and the corpus built from them.
 
-`labsearch.demo.files` writes one file per call, deterministically for a given `random.Random`.
+`shell.demo.files` writes one file per call, deterministically for a given `random.Random`.
 """

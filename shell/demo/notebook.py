@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from labsearch.demo.catalog import ELN_URL, PAIRED_END
-from labsearch.demo.plan import Experiment, LabPlan, Sample
+from shell.demo.catalog import ELN_URL, PAIRED_END
+from shell.demo.plan import Experiment, LabPlan, Sample
 
 # Methods by assay and the organism's approvals: true of every experiment of that kind, so the
 # ELN text varies realistically without contradicting the plan.

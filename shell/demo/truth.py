@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from labsearch.demo.catalog import LABS
-from labsearch.demo.packages import PackageSpec
-from labsearch.demo.plan import LabPlan
+from shell.demo.catalog import LABS
+from shell.demo.packages import PackageSpec
+from shell.demo.plan import LabPlan
 
 USERS = {"alice": ("lab-a", "demo-alice"), "bob": ("lab-b", "demo-bob")}
 

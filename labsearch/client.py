@@ -1,4 +1,7 @@
-"""The UI's only way to the API: HTTP with httpx, answers parsed into the shared models.
+"""A synchronous Python client of the HTTP API (httpx), answers parsed into labsearch/models.py.
+
+The UI's only way to the API, and the one for scripts and apps: `import labsearch.client` loads
+neither torch nor FastAPI (an import-linter contract in pyproject.toml keeps it so).
 
 Every failure becomes a labsearch error the pages know how to show: the API not answering at all
 (`ApiUnreachableError`), 401 (`AuthError`), 503 (`StoreUnavailableError`) and the rest by the

@@ -74,6 +74,8 @@ def index(
     ] = False,
 ) -> None:
     """Index sources (incrementally: unchanged assets are skipped, vanished ones deleted)."""
+    from indexer.jobs import run_index
+
     settings = get_settings()
     try:
         reports = run_index(settings, sources or [], all_revisions=all_revisions, rebuild=rebuild)
@@ -89,45 +91,6 @@ def index(
             out.print(f"  ... {len(report.errors) - 50} more (see `labsearch sources`)")
         failed = failed or not report.ok
     raise typer.Exit(1 if failed else 0)
-
-
-def run_index(
-    settings: Settings, sources: list[str], *, all_revisions: bool = False, rebuild: bool = False
-):
-    """Index `sources` into the configured store; returns one SyncReport per source."""
-    from indexer.pipeline import Indexer, writer_lock
-    from indexer.state import SyncState
-    from labsearch.embeddings import Embedder
-    from labsearch.stores import open_store
-
-    with writer_lock(settings.home):
-        if not sources:
-            state = SyncState(settings.state_path)
-            sources = [report.source for report in state.all()]
-            state.close()
-            if not sources:
-                raise ConfigError(
-                    "no sources given and none indexed before: labsearch index URI..."
-                )
-        embedder = Embedder.from_settings(settings, show_progress=True)
-        store = open_store(settings, embedder.dimension, recreate=rebuild)
-        indexer = Indexer(settings, store, embedder)
-        try:
-            options = {"all_revisions": True} if all_revisions else {}
-            reports = [
-                indexer.index(uri, **(options if uri.startswith("quilt+") else {}))
-                for uri in sources
-            ]
-            # OpenSearch builds a rebuild in a new index; publish it (atomic alias swap) only
-            # once every source made it in, so searches never see a half-built index.
-            finish = getattr(store, "finish_rebuild", None)
-            if rebuild and finish is not None and all(r.complete for r in reports):
-                finish()
-            return reports
-        finally:
-            indexer.close()
-            store.close()
-            embedder.close()
 
 
 @app.command("sources")
@@ -167,19 +130,10 @@ def remove(
     source: Annotated[str, typer.Argument(help="Source URI to remove from the index.")],
 ) -> None:
     """Delete every asset a source produced and forget the source."""
-    from indexer.pipeline import Indexer, writer_lock
-    from labsearch.embeddings import Embedder
-    from labsearch.stores import open_store
+    from indexer.jobs import remove_source
 
-    settings = get_settings()
     try:
-        with writer_lock(settings.home):
-            embedder = Embedder.from_settings(settings)
-            store = open_store(settings, embedder.dimension)
-            indexer = Indexer(settings, store, embedder)
-            removed = indexer.remove(source)
-            indexer.close()
-            store.close()
+        removed = remove_source(get_settings(), source)
     except LabsearchError as error:
         _fail(error)
     out.print(f"removed {removed} assets of {source}", markup=False)
@@ -304,7 +258,7 @@ def demo(
     ui_port: Annotated[int, typer.Option(help="UI port.")] = 8501,
 ) -> None:
     """Build a realistic demo lab, index it, and serve the API and UI on it."""
-    from labsearch.demo.run import run_demo
+    from shell.demo.run import run_demo
 
     try:
         code = run_demo(
@@ -324,5 +278,5 @@ def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 
 
-if __name__ == "__main__":  # `python -m labsearch.cli`, used by `labsearch demo` for the UI
+if __name__ == "__main__":  # `python -m shell.cli`, used by `labsearch demo` for the UI
     main()

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsearch.demo import files
-from labsearch.demo.catalog import CELL_TYPES, GENES_HUMAN, GENES_MOUSE, PAIRED_END
-from labsearch.demo.plan import Experiment, LabPlan, Run
+from shell.demo import files
+from shell.demo.catalog import CELL_TYPES, GENES_HUMAN, GENES_MOUSE, PAIRED_END
+from shell.demo.plan import Experiment, LabPlan, Run
 
 READS_PER_FASTQ = 24  # a few KB per file: enough for extractors, small for the 2-core build
 READS_PER_BAM = 30
@@ -42,7 +42,7 @@ class PackageSpec:
         self.entries[logical_key] = path
 
     def write(self, logical_key: str, writer: Callable[..., Path], *args: Any, **kw: Any) -> None:
-        """Write an entry with one of labsearch.demo.files' writers, at base/logical_key."""
+        """Write an entry with one of shell.demo.files' writers, at base/logical_key."""
         self.entries[logical_key] = writer(self.base / logical_key, *args, **kw)
 
 

@@ -1,0 +1,60 @@
+"""Whole indexing jobs as the CLI, the demo and the evaluations run them: take the writer lock,
+open the model and the configured store, index (or remove) sources, close everything."""
+
+from __future__ import annotations
+
+from indexer.pipeline import Indexer, writer_lock
+from indexer.state import SyncReport, SyncState
+from labsearch.embeddings import Embedder
+from labsearch.errors import ConfigError
+from labsearch.settings import Settings
+from labsearch.stores import open_store
+
+
+def run_index(
+    settings: Settings, sources: list[str], *, all_revisions: bool = False, rebuild: bool = False
+) -> list[SyncReport]:
+    """Index `sources` (all indexed before, when empty) into the configured store; returns one
+    SyncReport per source."""
+    with writer_lock(settings.home):
+        if not sources:
+            state = SyncState(settings.state_path)
+            sources = [report.source for report in state.all()]
+            state.close()
+            if not sources:
+                raise ConfigError(
+                    "no sources given and none indexed before: labsearch index URI..."
+                )
+        embedder = Embedder.from_settings(settings, show_progress=True)
+        store = open_store(settings, embedder.dimension, recreate=rebuild)
+        indexer = Indexer(settings, store, embedder)
+        try:
+            options = {"all_revisions": True} if all_revisions else {}
+            reports = [
+                indexer.index(uri, **(options if uri.startswith("quilt+") else {}))
+                for uri in sources
+            ]
+            # OpenSearch builds a rebuild in a new index; publish it (atomic alias swap) only
+            # once every source made it in, so searches never see a half-built index.
+            finish = getattr(store, "finish_rebuild", None)
+            if rebuild and finish is not None and all(r.complete for r in reports):
+                finish()
+            return reports
+        finally:
+            indexer.close()
+            store.close()
+            embedder.close()
+
+
+def remove_source(settings: Settings, source: str) -> int:
+    """Delete every asset `source` produced and forget the source; returns how many went."""
+    with writer_lock(settings.home):
+        embedder = Embedder.from_settings(settings)
+        store = open_store(settings, embedder.dimension)
+        indexer = Indexer(settings, store, embedder)
+        try:
+            return indexer.remove(source)
+        finally:
+            indexer.close()
+            store.close()
+            embedder.close()
