@@ -20,8 +20,39 @@ _PATTERNS = [
     re.compile(r"\bPRJ[NED][A-Z]\d+\b"),  # BioProjects
     re.compile(r"\bGS[EM]\d{3,}\b"),  # GEO
     re.compile(r"\bE-[A-Z]{4}-\d+\b"),  # ArrayExpress
+    re.compile(r"\bMTBLS\d+\b"),  # MetaboLights
+    re.compile(r"\bPXD\d{6}\b"),  # ProteomeXchange
     re.compile(r"\b[A-Z][A-Za-z]{1,9}[-_]\d{1,8}(?:[-_][A-Za-z0-9]+)*\b"),  # ELN-123, LIV-0042
 ]
+
+# What kind of record a public accession names, for tables whose columns are not named in the
+# vocabulary ("accession", "SRA") and to tell a run table from a sample sheet. Fully matched.
+ACCESSION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("run", re.compile(r"[SED]RR\d{5,}")),
+    ("experiment", re.compile(r"[SED]RX\d{5,}")),
+    ("sample", re.compile(r"[SED]RS\d{5,}")),
+    ("biosample", re.compile(r"SAM(?:N|EA|D)\d{5,}")),
+    ("study", re.compile(r"[SED]RP\d{5,}")),
+    ("submission", re.compile(r"[SED]RA\d{5,}")),
+    ("project", re.compile(r"PRJ(?:NA|EB|DB)\d+")),
+    ("geo_sample", re.compile(r"GSM\d{3,}")),
+    ("geo_series", re.compile(r"GSE\d{3,}")),
+    ("metabolights", re.compile(r"MTBLS\d+")),
+    ("proteomexchange", re.compile(r"PXD\d{6}")),
+    ("arrayexpress", re.compile(r"E-[A-Z]{4}-\d+")),
+)
+
+
+def accession_kind(value: str) -> str | None:
+    """`run`, `experiment`, `sample`, `biosample`, `study`, `submission`, `project`,
+    `geo_sample`, `geo_series`, `metabolights`, `proteomexchange` or `arrayexpress` when `value`
+    is exactly one such accession, else None."""
+    text = value.strip()
+    for kind, pattern in ACCESSION_KINDS:
+        if pattern.fullmatch(text):
+            return kind
+    return None
+
 
 _ID_KEY = re.compile(
     r"(^|_|\b)(id|ids|sample|samples|sample_id|sample_name|run|runs|run_id|run_ids|experiment|"

@@ -17,6 +17,10 @@ SCHEMES = {
     "elabftw+https": "eLabFTW server (API v2): elabftw+https://host",
     "elabftw+http": "eLabFTW server without TLS (testing only): elabftw+http://host:port",
     "isatab+file": "ISA-Tab investigation directory: isatab+file:///path/dir",
+    "table+file": "Run tables and sample sheets (CSV/TSV/TXT/XLSX, SRA RunInfo, ENA filereport), "
+    "one asset per row: table+file:///path/table.csv or a directory of tables",
+    "sdrf+file": "SDRF sample and data file tables: sdrf+file:///path/x.sdrf.tsv or a directory",
+    "rocrate+file": "RO-Crate (ro-crate-metadata.json): rocrate+file:///path/crate-dir",
     "file": "Plain files in a directory: file:///path/dir",
     "s3": "Plain objects under an S3 prefix: s3://bucket/prefix",
 }
@@ -40,6 +44,18 @@ def open_source(uri: str, settings: Settings, **options: Any) -> Source:
         from indexer.sources.isatab import IsaTabSource
 
         return IsaTabSource(uri, settings)
+    if scheme == "table+file":
+        from indexer.sources.table import TableSource
+
+        return TableSource(uri, settings)
+    if scheme == "sdrf+file":
+        from indexer.sources.sdrf import SdrfSource
+
+        return SdrfSource(uri, settings)
+    if scheme == "rocrate+file":
+        from indexer.sources.ro_crate import RoCrateSource
+
+        return RoCrateSource(uri, settings)
     if scheme == "file":
         from indexer.sources.files import FileSource
 

@@ -33,20 +33,150 @@ from labsearch.schema import (
 )
 
 # The normalized keys every source fills when it knows them, and the source spellings that mean
-# the same thing (matched case-insensitively on top-level keys only: nested objects are the
-# source's own business and stay verbatim).
+# the same thing: the column vocabulary of run tables (NCBI SRA RunInfo, ENA filereport), sample
+# sheets and SDRF files, and the keys of ELN and package metadata. Keys are compared by
+# `column_key` (case and separators ignored), on top-level keys only: nested objects are the
+# source's own business and stay verbatim. The first spelling present wins, so the specific
+# ones come first (`bioproject` before SRA's numeric `ProjectID`).
 NORMALIZED_KEYS = NORMALIZED_METADATA_KEYS
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "run_id": ("run_id", "runid", "run", "run_accession"),
-    "samples": ("samples", "sample_ids", "sample_id", "sample", "sample_names", "sample_name"),
-    "experiment_id": ("experiment_id", "experiment", "eln_id", "eln_experiment", "eln"),
-    "instrument": ("instrument", "instrument_model", "sequencer_model", "sequencer"),
-    "project": ("project", "project_id", "project_name"),
-    "organism": ("organism", "species", "scientific_name"),
-    "assay": ("assay", "assay_type", "library_strategy"),
-    "date": ("date", "run_date", "sequencing_date", "collection_date", "created"),
-    "lab": ("lab", "laboratory", "lab_name"),
+    "run_id": ("run_id", "run", "run_accession"),
+    "samples": (
+        "samples",
+        "sample_ids",
+        "sample_id",
+        "sample",
+        "sample_names",
+        "sample_name",
+        "sample_accession",
+        "biosample",
+        "secondary_sample_accession",
+        "sample_alias",
+        "source name",
+    ),
+    "experiment_id": (
+        "experiment_id",
+        "experiment",
+        "eln_id",
+        "eln_experiment",
+        "eln",
+        "experiment_accession",
+    ),
+    "instrument": (
+        "instrument",
+        "instrument_model",
+        "sequencer_model",
+        "sequencer",
+        "comment[instrument]",
+    ),
+    "project": (
+        "project",
+        "bioproject",
+        "project_id",
+        "project_name",
+        "sample_project",  # Illumina sample sheets
+        "study_accession",
+        "sra_study",
+        "secondary_study_accession",
+    ),
+    "organism": (
+        "organism",
+        "species",
+        "scientific_name",
+        "characteristics[organism]",
+        "taxonomic_range",  # Bioschemas BioSample
+    ),
+    "assay": ("assay", "assay_type", "library_strategy", "technology type"),
+    "date": (
+        "date",
+        "run_date",
+        "sequencing_date",
+        "collection_date",
+        "created",
+        "release_date",
+        "first_public",
+    ),
+    "lab": ("lab", "laboratory", "lab_name", "center_name"),
 }
+# Spellings that mean a normalized key only as a table column: SRA RunInfo's `Model` is the
+# instrument, but in free metadata (a Quilt package's) `model` is as likely an ML model.
+TABLE_ALIASES: dict[str, tuple[str, ...]] = {"instrument": ("model",)}
+
+# Columns whose values each name one record, by what they name; a table's identifier columns.
+# Columns named otherwise still count when every value is a public accession (see
+# `labsearch.identifiers.accession_kind`).
+IDENTIFIER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "run": ("run", "run_accession", "run_id", "run_alias"),
+    "experiment": ("experiment", "experiment_accession", "experiment_id", "experiment_alias"),
+    "sample": (
+        "sample_accession",
+        "biosample",
+        "secondary_sample_accession",
+        "sample",
+        "sample_name",
+        "sample_id",
+        "sample_alias",
+        "source name",
+        "samples",
+    ),
+    "study": (
+        "sra_study",
+        "study_accession",
+        "secondary_study_accession",
+        "bioproject",
+        "study",
+        "study_id",
+        "geo_accession",
+    ),
+    "submission": ("submission", "submission_accession"),
+    "library": ("library_name", "library_id", "library_alias"),
+}
+# Columns that name data files: ENA's `fastq_ftp` & co. (several URLs joined by ";"), SRA's
+# `download_path`, SDRF's `comment[data file]`, nf-core sample sheets' `fastq_1`/`fastq_2`.
+DATA_FILE_COLUMNS: tuple[str, ...] = (
+    "fastq_ftp",
+    "fastq_aspera",
+    "fastq_galaxy",
+    "submitted_ftp",
+    "submitted_aspera",
+    "submitted_galaxy",
+    "sra_ftp",
+    "sra_aspera",
+    "sra_galaxy",
+    "bam_ftp",
+    "download_path",
+    "comment[data file]",
+    "comment[file uri]",
+    "data_file",
+    "file",
+    "file_name",
+    "file_path",
+    "fastq",
+    "fastq_1",
+    "fastq_2",
+)
+_SEPARATORS = re.compile(r"[\s_\-.]+")
+
+
+def column_key(name: str) -> str:
+    """How column names and metadata keys are matched: `SampleName`, `sample_name` and
+    `Sample Name` are `samplename`; `Characteristics [organism]` is `characteristics[organism]`."""
+    return _SEPARATORS.sub("", str(name).lower())
+
+
+def _keys(table: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    return {target: tuple(map(column_key, names)) for target, names in table.items()}
+
+
+_ALIAS_KEYS = _keys(_ALIASES)
+_TABLE_ALIAS_KEYS = {
+    target: keys + _keys(TABLE_ALIASES).get(target, ()) for target, keys in _ALIAS_KEYS.items()
+}
+IDENTIFIER_COLUMN_ROLES: dict[str, str] = {
+    key: role for role, keys in _keys(IDENTIFIER_COLUMNS).items() for key in keys
+}
+DATA_FILE_COLUMN_KEYS = frozenset(map(column_key, DATA_FILE_COLUMNS))
+
 # What a package entry or file inherits from its package so entity questions about files work
 # ("which files came from experiment ELN-123").
 INHERITED_KEYS = NORMALIZED_KEYS
@@ -81,11 +211,12 @@ def _iso_date(value: Any) -> str | None:
     return None
 
 
-def normalize(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The normalized keys that `metadata` carries under any known spelling."""
-    lowered = {str(key).lower(): value for key, value in metadata.items()}
+def normalize(metadata: Mapping[str, Any], *, table: bool = False) -> dict[str, Any]:
+    """The normalized keys that `metadata` carries under any known spelling (`table`: it is a
+    table row, and the table-only spellings count too)."""
+    lowered = {column_key(key): value for key, value in metadata.items()}
     found: dict[str, Any] = {}
-    for target, aliases in _ALIASES.items():
+    for target, aliases in (_TABLE_ALIAS_KEYS if table else _ALIAS_KEYS).items():
         for alias in aliases:
             if alias not in lowered:
                 continue
