@@ -85,6 +85,32 @@ class Member(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class UnderstoodConstraint(BaseModel):
+    """One part of a list/count question as understood, and whether it bound through structure."""
+
+    role: Literal["subject", "scope", "attribute", "date", "level"]
+    field: str = Field(description='"identifier", "metadata.<key>", "metadata.date", ...')
+    operator: Literal["eq", "in", "range"] = "eq"
+    values: list[str]
+    text: str = Field(description="The words of the question it came from.")
+    negated: bool = False
+    family: bool = Field(default=False, description="Named by first words: a genus, a family.")
+    bound: bool = Field(
+        default=True, description="False: visible, but reaches no asset of the target entity."
+    )
+
+
+class UnderstoodQuestion(BaseModel):
+    """What a list/count question was understood to ask."""
+
+    target: str = Field(description="run, sample, file, experiment, dataset or package")
+    question_type: Literal["list", "count"]
+    constraints: list[UnderstoodConstraint] = Field(default_factory=list)
+    unknown_words: list[str] = Field(
+        default_factory=list, description="Words not understood: the answer is then incomplete."
+    )
+
+
 class EntityResult(BaseModel):
     """The complete answer to a list question: every member, its count, and whether complete."""
 
@@ -96,6 +122,9 @@ class EntityResult(BaseModel):
     complete: bool
     filters: dict[str, Any] | None = Field(
         default=None, description="The structured query that produced the members."
+    )
+    question: UnderstoodQuestion | None = Field(
+        default=None, description="Target and constraints as understood (complete needs all)."
     )
 
 

@@ -1,56 +1,75 @@
 """Question understanding without an LLM: is this a list/count question about lab entities?
 
-"which runs used sample LIV-0042", "LIV-0042 was sequenced in which runs", "list the sequencing
-runs for sample LIV-0042", "how many runs on the NovaSeq", "what did we sequence on the NovaSeq
-last month", "where is the processed data for ELN-123" all become an `EntityQuestion`: a target
-entity plus constraints (identifiers that exist in the index, instrument, dates, data level),
-compiled into a store filter so the answer is the complete set, not a top-k guess.
+"which runs used sample LIV-0042", "Sample Mo17: runs, but not on the HiSeq 2000", "In study
+PXD004684, which data files belong to sample 3?", "how many Zea mays runs on the NovaSeq last
+month" all become an `EntityQuestion`: a target entity plus constraints, each with a role
+(subject, scope, attribute, date, level), the values it stands for and whether it is negated:
+
+- identifiers the caller can see (accessions, codes, quoted or multi-word names found in the
+  index), each one its own constraint: two subjects or scopes intersect, never unite;
+- attribute values recognised against the store's value dictionaries (species, instrument,
+  library strategy and layout, ...; see retriever/mentions.py);
+- dates ("last month", "in 2026") and data levels ("processed data").
+
+Word order is free. Words that are neither constraints nor generic question words are kept as
+`unknown_words`: the question said something that was not understood, so its answer must not be
+marked complete.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from labsearch.schema import DataLevel, Entity
+from retriever.mentions import AttributeMention, Token, find_attributes
+from retriever.vocabulary import GENERIC_WORDS, IDENTIFIER_KEYS, LABEL_WORDS, NEGATION_WINDOW
 
 # Entity words, most specific first. "data"/"packages" target Quilt packages (datasets and runs).
 _ENTITY_WORDS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:sequencing\s+)?runs?\b", re.I), Entity.RUN),
-    (re.compile(r"\b(?:data\s+)?files?\b|\bfastqs?\b|\bbams?\b|\bvcfs?\b", re.I), Entity.FILE),
-    (re.compile(r"\bsamples?\b|\bspecimens?\b", re.I), Entity.SAMPLE),
-    (re.compile(r"\bexperiments?\b|\bstud(?:y|ies)\b|\bassays?\b", re.I), Entity.EXPERIMENT),
-    (re.compile(r"\b(?:data\s*sets?|packages?|data)\b", re.I), "package"),
+    (re.compile(r"^(?:runs?)$", re.I), Entity.RUN),
+    (re.compile(r"^(?:files?|datafiles?|fastqs?|bams?|vcfs?)$", re.I), Entity.FILE),
+    (re.compile(r"^(?:samples?|specimens?|biosamples?)$", re.I), Entity.SAMPLE),
+    (re.compile(r"^(?:experiments?|stud(?:y|ies)|assays?)$", re.I), Entity.EXPERIMENT),
+    (re.compile(r"^(?:datasets?|packages?|data)$", re.I), "package"),
 ]
-# Where sources record what an asset is of/from (see the source conventions in the README).
-SUBJECT_KEYS = ("metadata.samples", "metadata.sample", "metadata.run_id", "metadata.experiment_id")
+_PLURAL = re.compile(r"(?:s|ies)$", re.I)
+# Where sources record what an asset is of/from (see vocabulary.IDENTIFIER_KEYS).
+SUBJECT_KEYS = tuple(f"metadata.{key}" for key in IDENTIFIER_KEYS)
 _SEQUENCED_VERB = re.compile(r"\bsequenc(?:e|ed)\b", re.I)
 _COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.I)
 _REFERS_BACK = re.compile(r"\b(?:those|these|them|of\s+which|the\s+same)\b", re.I)
 _CONTINUES = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+for)\b", re.I)
 _LEVEL = re.compile(r"\b(raw|processed|final)\b", re.I)
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ]
-    )
-}
+_QUOTED = re.compile(r"[\"“”']([^\"“”']{2,80})[\"“”']")
+_CODE = re.compile(r"^(?=.*[A-Za-z])(?=(?:.*\d){3})[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_SCOPE_WORDS = frozenset({"study", "project", "bioproject", "investigation", "dataset"})
+_SCOPE_PREFIXES = ("PRJ", "SRP", "ERP", "DRP", "PXD", "MTBLS", "GSE", "E-")
+_NEGATION_PHRASES = [
+    c.split() for c in ("other than", "apart from", "elsewhere than", "leaving out", "leave out")
+]
+_NEGATION_WORDS = frozenset({"not", "except", "excluding", "exclude", "without", "besides", "no"})
+_MONTH_NAMES = "january february march april may june july august september october november"
+_MONTHS = {m: i + 1 for i, m in enumerate(f"{_MONTH_NAMES} december".split())}
+_DATE_WORDS = frozenset({"last", "this", "month", "week", "year", "since", "after", "before"})
+MAX_NGRAM = 6
+
+
+@dataclass
+class Constraint:
+    """One part of the question, as understood."""
+
+    role: str  # subject | scope | attribute | date | level
+    field: str  # "identifier", "metadata.<key>" (" | " between keys), "metadata.date", ...
+    values: list[str]
+    text: str  # the words of the question it came from
+    operator: str = "eq"  # eq | in | range
+    negated: bool = False
+    family: bool = False  # named by first words (a genus, a model family)
+    bound: bool = True  # matched through structure (the service sets False when nothing binds)
 
 
 @dataclass
@@ -63,37 +82,44 @@ class EntityQuestion:
     date_to: str | None = None  # exclusive
     data_level: DataLevel | None = None
     base_filter: dict[str, Any] | None = None  # carried over from a previous answer
+    excluded_ids: list[str] = field(default_factory=list)
+    attributes: list[Constraint] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+    said_data: bool = False  # the target word was "data": packages, else files
 
     @property
     def subject(self) -> str:
-        parts = list(self.subject_ids)
-        if self.instruments:
-            parts.append(" or ".join(self.instruments))
-        if self.date_from or self.date_to:
-            parts.append(f"{self.date_from or '…'} to {self.date_to or '…'}")
-        if self.data_level:
-            parts.append(f"{self.data_level.value} data")
+        parts = [c.text for c in self.constraints if c.role != "level" or not self.data_level]
+        parts = [f"not {c.text}" if c.negated else c.text for c in self.constraints]
         return ", ".join(parts) or "previous result"
 
-    def filters(self, subject_asset_ids: Sequence[str] = ()) -> dict[str, Any]:
-        """The store filter whose exhaustive match is the answer."""
+    def target_clause(self, target: str | None = None) -> dict[str, Any]:
+        target = target or self.target
+        return {"kind": "package"} if target == "package" else {"entity": target}
+
+    def filters(self, subject_clauses: Mapping[str, dict[str, Any]] | None = None) -> dict:
+        """The store filter whose exhaustive match is the answer. `subject_clauses` say how each
+        identifier binds (structured keys, links); without them, the structured keys alone."""
+        bindings = subject_clauses or {}
         clauses: list[dict[str, Any]] = []
         if self.base_filter:
             clauses.append(self.base_filter)
-        if self.target == "package":
-            clauses.append({"kind": "package"})
-        else:
-            clauses.append({"entity": self.target})
-        if self.subject_ids:
-            # Structured keys and typed links, not the free `identifiers` list: a run log or a
-            # sample inventory that merely mentions ELN-123 is not a file *from* ELN-123.
-            ids = list(self.subject_ids)
-            by_subject: list[dict[str, Any]] = [{key: {"in": ids}} for key in SUBJECT_KEYS]
-            if subject_asset_ids:
-                by_subject.append({"links": {"in": list(subject_asset_ids)}})
-            clauses.append({"or": by_subject})
-        if self.instruments:
+        clauses.append(self.target_clause())
+        # Each subject or scope is its own clause: "sample X in study S" is X AND S. Structured
+        # keys and typed links, not the free `identifiers` list: a run log that merely mentions
+        # ELN-123 is not a file *from* ELN-123.
+        for identifier in self.subject_ids:
+            clauses.append(bindings.get(identifier) or subject_clause(identifier))
+        for identifier in self.excluded_ids:
+            clauses.append({"not": bindings.get(identifier) or subject_clause(identifier)})
+        if self.instruments and not any(
+            a.field == "metadata.instrument" and not a.negated for a in self.attributes
+        ):
             clauses.append({"metadata.instrument": {"in": list(self.instruments)}})
+        for attribute in self.attributes:
+            clause = attribute_clause(attribute)
+            clauses.append({"not": clause} if attribute.negated else clause)
         date_range = {}
         if self.date_from:
             date_range["gte"] = self.date_from
@@ -106,11 +132,27 @@ class EntityQuestion:
         return clauses[0] if len(clauses) == 1 else {"and": clauses}
 
 
+def subject_clause(identifier: str, linked_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """Assets of `identifier`: it is in one of their identifier-valued keys, or they link to (or
+    are linked from) one of `linked_ids`."""
+    by_subject: list[dict[str, Any]] = [{key: identifier} for key in SUBJECT_KEYS]
+    if linked_ids:
+        by_subject.append({"links": {"in": list(linked_ids)}})
+    return {"or": by_subject}
+
+
+def attribute_clause(attribute: Constraint) -> dict[str, Any]:
+    keys = attribute.field.split(" | ")
+    parts = [{key: {"in": list(attribute.values)}} for key in keys]
+    return parts[0] if len(parts) == 1 else {"or": parts}
+
+
 def understand(
     query: str,
     *,
     known_identifiers: Callable[[list[str]], list[str]],
-    instruments: Sequence[str],
+    instruments: Sequence[str] = (),
+    attributes: Mapping[str, Iterable[str]] | None = None,
     today: date | None = None,
     previous: EntityQuestion | None = None,
     previous_filter: dict[str, Any] | None = None,
@@ -118,99 +160,289 @@ def understand(
     """An EntityQuestion if `query` asks to list or count lab entities, else None.
 
     `known_identifiers(candidates)` returns the candidates that exist in the index (as the
-    caller may see it); `instruments` are the instrument names the caller may see.
+    caller may see it); `attributes` maps metadata keys to their values the caller may see (the
+    value dictionary); `instruments` is the instrument dictionary when `attributes` has none.
     """
-    from labsearch.identifiers import from_text, query_candidates
-
     today = today or date.today()
-    subject_ids = known_identifiers(query_candidates(query))
-    if not subject_ids:
-        # An accession-shaped id nobody can see (missing, or another lab's): still a list
-        # question, answered "none you can see", the same for both cases so nothing leaks.
-        subject_ids = from_text(query)[:1]
-    found_instruments = _instruments_in(query, instruments)
-    date_from, date_to = _date_range(query, today)
-    level_match = _LEVEL.search(query)
-    level = DataLevel(level_match.group(1).lower()) if level_match else None
-    target = _target(query, subject_ids)
+    dictionaries = dict(attributes or {})
+    if instruments and "instrument" not in dictionaries:
+        dictionaries["instrument"] = list(instruments)
+    parsed = _Parse(query, known_identifiers, dictionaries, today)
     is_count = bool(_COUNT.search(query))
-    constrained = bool(subject_ids or found_instruments or date_from or date_to)
+    target = parsed.target
+    subject_ids = [m.identifier for m in parsed.ids if not m.negated]
+    excluded = [m.identifier for m in parsed.ids if m.negated]
+    found_instruments = sorted(
+        {v for a in parsed.attributes if not a.negated for v in a.values_of("metadata.instrument")}
+    )
+    constrained = bool(parsed.ids or parsed.attributes or parsed.date_from or parsed.date_to)
+
+    def build(**overrides: Any) -> EntityQuestion:
+        values: dict[str, Any] = {
+            "question_type": "count" if is_count else "list",
+            "target": target,
+            "subject_ids": subject_ids,
+            "excluded_ids": excluded,
+            "instruments": found_instruments,
+            "attributes": [a.constraint for a in parsed.attributes],
+            "date_from": parsed.date_from,
+            "date_to": parsed.date_to,
+            "data_level": parsed.level,
+            "unknown_words": parsed.unknown_words,
+            "said_data": parsed.said_data,
+        }
+        values.update(overrides)
+        question = EntityQuestion(**values)
+        question.constraints = parsed.constraints(question)
+        return question
 
     if previous is not None and (_REFERS_BACK.search(query) or _CONTINUES.search(query)):
         if _REFERS_BACK.search(query):
             # Narrowing: keep the previous result's filter, add the new constraints.
-            return EntityQuestion(
-                question_type="count" if is_count else "list",
-                target=target or previous.target,
-                subject_ids=subject_ids,
-                instruments=found_instruments,
-                date_from=date_from,
-                date_to=date_to,
-                data_level=level,
-                base_filter=previous_filter,
-            )
-        if constrained or level:
+            return build(target=target or previous.target, base_filter=previous_filter)
+        if constrained or parsed.level:
             # "and for sample Y?": same question, new subject.
-            return EntityQuestion(
+            return build(
                 question_type="count" if is_count else previous.question_type,
                 target=target or previous.target,
-                subject_ids=subject_ids or ([] if found_instruments else previous.subject_ids),
+                subject_ids=subject_ids or ([] if parsed.attributes else previous.subject_ids),
                 instruments=found_instruments or ([] if subject_ids else previous.instruments),
-                date_from=date_from or previous.date_from,
-                date_to=date_to or previous.date_to,
-                data_level=level or previous.data_level,
+                date_from=parsed.date_from or previous.date_from,
+                date_to=parsed.date_to or previous.date_to,
+                data_level=parsed.level or previous.data_level,
             )
-
     if target is None or not constrained:
         return None
-    return EntityQuestion(
-        question_type="count" if is_count else "list",
-        target=target,
-        subject_ids=subject_ids,
-        instruments=found_instruments,
-        date_from=date_from,
-        date_to=date_to,
-        data_level=level,
-    )
+    return build()
 
 
-def _target(query: str, subject_ids: Sequence[str]) -> str | None:
-    """The entity asked for: the first entity word that is not the label of a named subject
-    ("sample" in "runs used sample X" labels X; "runs" is the target)."""
-    masked = query
-    for identifier in subject_ids:
-        masked = re.sub(
-            rf"\b(?:samples?|runs?|experiments?|files?)\s+{re.escape(identifier)}",
-            " ",
-            masked,
-            flags=re.I,
+@dataclass
+class _IdMention:
+    identifier: str
+    start: int  # token index
+    end: int
+    known: bool
+    negated: bool = False
+    role: str = "subject"
+
+
+@dataclass
+class _AttributeFound:
+    mention: AttributeMention
+    negated: bool = False
+
+    @property
+    def start(self) -> int:
+        return self.mention.start
+
+    @property
+    def end(self) -> int:
+        return self.mention.end
+
+    def values_of(self, field_name: str) -> list[str]:
+        return self.mention.fields.get(field_name.removeprefix("metadata."), [])
+
+    @property
+    def constraint(self) -> Constraint:
+        keys = " | ".join(f"metadata.{k}" for k in self.mention.fields)
+        values = sorted({v for vs in self.mention.fields.values() for v in vs})
+        return Constraint(
+            role="attribute",
+            field=keys,
+            values=values,
+            text=self.mention.text,
+            operator="in" if len(values) > 1 else "eq",
+            negated=self.negated,
+            family=self.mention.family,
         )
-        masked = masked.replace(identifier, " ")
-    best: tuple[int, str] | None = None
-    for pattern, entity in _ENTITY_WORDS:
-        match = pattern.search(masked)
-        if match and (best is None or match.start() < best[0]):
-            best = (match.start(), str(entity))
-    if best is None and _SEQUENCED_VERB.search(masked):
-        return Entity.RUN.value
-    return best[1] if best else None
 
 
-def _instruments_in(query: str, instruments: Sequence[str]) -> list[str]:
-    """Instrument names the query mentions, fully ("NovaSeq 6000") or by model family
-    ("NovaSeq" → every NovaSeq)."""
-    lowered = query.lower()
-    exact = [name for name in instruments if name.lower() in lowered]
-    if exact:
-        return sorted(exact)
-    family = [
-        name
-        for name in instruments
-        if (first := name.split()[0].lower())
-        and len(first) >= 4
-        and re.search(rf"\b{re.escape(first)}\b", lowered)
-    ]
-    return sorted(family)
+class _Parse:
+    """One question taken apart: identifier mentions, attribute mentions, target, the rest."""
+
+    def __init__(
+        self,
+        query: str,
+        known_identifiers: Callable[[list[str]], list[str]],
+        dictionaries: Mapping[str, Iterable[str]],
+        today: date,
+    ) -> None:
+        from retriever.mentions import tokenize
+
+        self.query = query
+        self.tokens: list[Token] = tokenize(query)
+        self.ids = self._identifiers(known_identifiers)
+        taken = {i for m in self.ids for i in range(m.start, m.end)}
+        _, mentions = find_attributes(query, _family_safe(dictionaries), skip=taken)
+        self.attributes = [_AttributeFound(m) for m in mentions]
+        self.date_from, self.date_to = _date_range(query, today)
+        level = _LEVEL.search(query)
+        self.level = DataLevel(level.group(1).lower()) if level else None
+        self._negate()
+        self.labels: set[int] = set()
+        self.target, self.said_data = self._target()
+        self.unknown_words = self._unknown()
+
+    # -- identifiers ---------------------------------------------------------------------------
+
+    def _identifiers(self, known_identifiers: Callable[[list[str]], list[str]]) -> list[_IdMention]:
+        from labsearch.identifiers import from_text, query_candidates
+
+        spans: dict[str, tuple[int, int]] = {}
+        tokens = self.tokens
+        for start in range(len(tokens)):
+            for end in range(start + 1, min(len(tokens), start + MAX_NGRAM) + 1):
+                text = self.query[tokens[start].start : tokens[end - 1].end]
+                if any(ch.isdigit() for ch in text) or end - start == 1:
+                    spans.setdefault(text, (start, end))
+        quoted = [m.group(1).strip() for m in _QUOTED.finditer(self.query)]
+        for text in quoted:
+            span = self._span_of(text)
+            if span:
+                spans.setdefault(text, span)
+        candidates = list(dict.fromkeys([*query_candidates(self.query), *spans]))
+        known = set(known_identifiers(candidates))
+        found: list[_IdMention] = []
+        taken: set[int] = set()
+        # Longest known names first ("RNA-seq of Mo17 root" before "Mo17"), never overlapping.
+        for text in sorted(known, key=len, reverse=True):
+            span = spans.get(text) or self._span_of(text) or self._span_of(text, fold=True)
+            if span is None or taken.intersection(range(*span)):
+                continue
+            found.append(_IdMention(text, *span, known=True))
+            taken.update(range(*span))
+        # An id-shaped token nobody can see (missing, or another lab's): still a constraint, so
+        # the question is answered "none you can see", the same for both cases: nothing leaks.
+        unknown = [*from_text(self.query), *quoted]
+        unknown += [t.text for t in tokens if _CODE.match(t.text)]
+        for text in unknown:
+            span = self._span_of(text)
+            if span is None or taken.intersection(range(*span)) or text in known:
+                continue
+            found.append(_IdMention(text, *span, known=False))
+            taken.update(range(*span))
+        found.sort(key=lambda m: m.start)
+        for mention in found:
+            before = [t.key for t in tokens[max(0, mention.start - 3) : mention.start]]
+            if _SCOPE_WORDS.intersection(before) or mention.identifier.startswith(_SCOPE_PREFIXES):
+                mention.role = "scope"
+        return found
+
+    def _span_of(self, text: str, fold: bool = False) -> tuple[int, int] | None:
+        """Token span of `text` in the question (case-folded when `fold`)."""
+        haystack, needle = (self.query.lower(), text.lower()) if fold else (self.query, text)
+        at = haystack.find(needle)
+        if at < 0:
+            return None
+        end = at + len(needle)
+        inside = [i for i, t in enumerate(self.tokens) if t.start >= at and t.end <= end]
+        return (inside[0], inside[-1] + 1) if inside else None
+
+    # -- negation ------------------------------------------------------------------------------
+
+    def _negate(self) -> None:
+        """A mention is negated when a negation cue stands in the few words before it, after
+        the mention before it ("runs of X not on the HiSeq": the HiSeq is excluded)."""
+        mentions = sorted([*self.ids, *self.attributes], key=lambda m: m.start)
+        previous_end = 0
+        keys = [t.key for t in self.tokens]
+        for mention in mentions:
+            window = range(max(previous_end, mention.start - NEGATION_WINDOW), mention.start)
+            if any(self._is_negation(keys, i) for i in window):
+                mention.negated = True
+            previous_end = mention.end
+
+    @staticmethod
+    def _is_negation(keys: list[str], i: int) -> bool:
+        if keys[i] in _NEGATION_WORDS:
+            return True
+        if keys[i] == "t" and i > 0 and keys[i - 1].endswith("n"):  # weren't, didn't
+            return True
+        return any(keys[i : i + len(p)] == p for p in _NEGATION_PHRASES)
+
+    # -- target --------------------------------------------------------------------------------
+
+    def _target(self) -> tuple[str | None, bool]:
+        """The entity asked for: the first entity word that is not the label of a named
+        identifier ("sample" in "runs of sample X" labels X; "runs" is the target)."""
+        taken = {i for m in [*self.ids, *self.attributes] for i in range(m.start, m.end)}
+        for mention in self.ids:
+            label = mention.start - 1
+            while label >= 0 and self.tokens[label].key in ("named", "called", "id", "accession"):
+                label -= 1
+            # A singular word labels the id after it ("run SRR1"); a plural one is asked for
+            # ("runs SAMN1": the runs of SAMN1).
+            if label >= 0 and LABEL_WORDS.fullmatch(self.tokens[label].text):
+                word = self.tokens[label].text
+                if not _PLURAL.search(word) or word.lower() in ("bioproject", "biosample"):
+                    self.labels.add(label)
+        for i, token in enumerate(self.tokens):
+            if i in taken or i in self.labels:
+                continue
+            for pattern, entity in _ENTITY_WORDS:
+                if pattern.match(token.text):
+                    if token.key == "data" and i + 1 < len(self.tokens):
+                        following = self.tokens[i + 1].key
+                        if following in ("file", "files"):
+                            return Entity.FILE.value, False
+                    return str(entity), token.key == "data"
+        if _SEQUENCED_VERB.search(self.query):
+            return Entity.RUN.value, False
+        return None, False
+
+    # -- what was not understood ---------------------------------------------------------------
+
+    def _unknown(self) -> list[str]:
+        explained = {i for m in [*self.ids, *self.attributes] for i in range(m.start, m.end)}
+        explained |= self.labels
+        unknown = []
+        for i, token in enumerate(self.tokens):
+            key = token.key
+            if i in explained or key in GENERIC_WORDS or key in _NEGATION_WORDS:
+                continue
+            if key.isdigit() and (self.date_from or self.date_to):
+                continue
+            if key in _MONTHS or (key in _DATE_WORDS and (self.date_from or self.date_to)):
+                continue
+            if key in ("t", "s", "than", "apart", "elsewhere", "leaving", "leave", "out"):
+                continue
+            if any(p.match(token.text) for p, _ in _ENTITY_WORDS) or key in ("many", "how"):
+                continue
+            unknown.append(token.text)
+        return unknown
+
+    # -- the structure, for the answer ---------------------------------------------------------
+
+    def constraints(self, question: EntityQuestion) -> list[Constraint]:
+        found: list[Constraint] = [
+            Constraint(
+                role=m.role,
+                field="identifier",
+                values=[m.identifier],
+                text=m.identifier,
+                negated=m.negated,
+            )
+            for m in self.ids
+            if m.identifier in question.subject_ids or m.identifier in question.excluded_ids
+        ]
+        found += question.attributes
+        if question.instruments and not any(
+            a.field == "metadata.instrument" for a in question.attributes
+        ):
+            found.append(
+                Constraint("attribute", "metadata.instrument", question.instruments, "instrument")
+            )
+        if question.date_from or question.date_to:
+            values = [question.date_from or "", question.date_to or ""]
+            found.append(Constraint("date", "metadata.date", values, "date", operator="range"))
+        if question.data_level:
+            level = question.data_level.value
+            found.append(Constraint("level", "data_level", [level], f"{level} data"))
+        return found
+
+
+def _family_safe(dictionaries: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    return {key: list(values) for key, values in dictionaries.items()}
 
 
 def _date_range(query: str, today: date) -> tuple[str | None, str | None]:

@@ -21,9 +21,10 @@ from labsearch.models import Answer, Citation, EntityResult, Hit, SearchRequestM
 from labsearch.schema import Asset
 from labsearch.settings import Settings
 from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, SearchRequest
-from retriever import answers
+from retriever import answers, resolve
 from retriever.citations import card_metadata, citation_for, links_for
 from retriever.questions import EntityQuestion, understand
+from retriever.vocabulary import ATTRIBUTE_KEYS
 
 DEFAULT_FACETS = ("kind", "entity", "data_level", "metadata.instrument", "metadata.project")
 MAX_MEMBERS = 5000  # an entity answer larger than this is returned with complete=false
@@ -169,47 +170,50 @@ class SearchService:
             present = {i for asset in found.assets for i in asset.identifiers}
             return [c for c in candidates if c in present]
 
-        instruments = self.store.facets(["metadata.instrument"], access, size=200).get(
-            "metadata.instrument", {}
-        )
         prior = previous.result if previous else None
         return understand(
             query,
             known_identifiers=known,
-            instruments=list(instruments),
+            attributes=self.value_dictionaries(access),
             today=date.today(),
             previous=_question_from_result(prior),
             previous_filter=prior.filters if prior else None,
         )
 
+    def value_dictionaries(self, access: Access) -> dict[str, list[str]]:
+        """Every value of each attribute key the caller may see (no top-N cut)."""
+        return {
+            key: list(values)
+            for key in ATTRIBUTE_KEYS
+            if (values := self.store.values(f"metadata.{key}", access))
+        }
+
     def entity_result(
         self, question: EntityQuestion, access: Access
     ) -> tuple[EntityResult, list[Asset]]:
-        subject_asset_ids: list[str] = []
-        if question.subject_ids:
-            subjects = self.store.match(
-                {"identifiers": {"in": question.subject_ids}}, access, limit=2000
-            )
-            # Only the records *of* the subject (the ELN sample LIV-0042, the ISA-Tab sample),
-            # not everything that mentions it: a link to a file of sample X is no use of X.
-            subject_asset_ids = [
-                a.id
-                for a in subjects.assets
-                if a.entity is not None
-                and a.entity.value != question.target
-                and any(a.id.endswith(f":{s}") for s in question.subject_ids)
-            ]
-        query_filter = question.filters(subject_asset_ids)
+        if question.said_data and question.target == "package":
+            # "the data of sample X": Quilt packages where the caller has them, else files.
+            packages = self.store.match({"kind": "package"}, access, limit=1)
+            if packages.count == 0:
+                question.target = "file"
+        bindings = {
+            identifier: resolve.subject_binding(self.store, identifier, question.target, access)
+            for identifier in [*question.subject_ids, *question.excluded_ids]
+        }
+        resolve.mark_unbound(self.store, question, bindings, access)
+        query_filter = question.filters(bindings)
         matched = self.store.match(query_filter, access, limit=MAX_MEMBERS)
         members = sorted(matched.assets, key=lambda a: (str(a.metadata.get("date", "")), a.id))
+        understood = all(c.bound for c in question.constraints) and not question.unknown_words
         result = EntityResult(
             question_type=f"{question.question_type}_{question.target}s",
             subject=question.subject,
             entity=None if question.target == "package" else question.target,
             members=[answers.member(a) for a in members],
             count=matched.count,
-            complete=matched.count == len(members),
+            complete=matched.count == len(members) and understood,
             filters=query_filter,
+            question=resolve.understood(question),
         )
         return result, members
 

@@ -513,6 +513,29 @@ class StoreConformance:
         assert with_text == {"kind": {"package": 2, "file": 2}}
         assert list(store.facets(["instrument"], LAB_A, size=1)["instrument"]) == ["NovaSeq"]
 
+    def test_values_list_every_visible_value_without_a_top_n_cut(self, store: AssetStore) -> None:
+        # More distinct instruments than any facet size or result page: a value dictionary that
+        # stopped at the 200th (or 1000th) would never recognise the 1,201st instrument.
+        visible = [f"Sequencer {n:04d}" for n in range(1201)]
+        assets = [
+            make_asset(f"v{n}", metadata={"instrument": name, "samples": [f"S{n}", "shared"]})
+            for n, name in enumerate(visible)
+        ]
+        assets.append(make_asset("hidden", groups=["lab-b"], metadata={"instrument": "Secret X"}))
+        assets.append(make_asset("raw", kind="sample", metadata={"instrument": visible[0]}))
+        store.upsert([indexed(a, seed=i) for i, a in enumerate(assets)])
+        values = store.values("metadata.instrument", LAB_A)
+        assert len(values) == 1201 and "Secret X" not in values
+        assert values[visible[0]] == 2 and values[visible[-1]] == 1
+        assert store.values("instrument", LAB_B) == {"Secret X": 1}
+        assert store.values("metadata.instrument", LAB_A, filters={"kind": "sample"}) == {
+            visible[0]: 1
+        }
+        samples = store.values("metadata.samples", LAB_A)
+        assert samples["shared"] == 1201 and len(samples) == 1202
+        assert store.values("kind", LAB_A) == {"file": 1201, "sample": 1}
+        assert store.values("metadata.instrument", NOBODY) == {}
+
     # ---------------------------------------------------------------- ranking
 
     def test_bm25_ranks_the_document_with_the_query_terms_first(self, store: AssetStore) -> None:

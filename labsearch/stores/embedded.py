@@ -404,6 +404,18 @@ class EmbeddedStore:
                 result[name] = {str(value): count for value, count in rows}
         return result
 
+    def values(
+        self, field: str, access: Access, filters: dict[str, Any] | None = None
+    ) -> dict[str, int]:
+        normalized = grammar.normalize_field(field)
+        where = join(" AND ", [_visibility(access), compile_filter(grammar.parse(filters))], TRUE)
+        if access.sees_nothing:
+            return {}
+        sql = _facet_sql(normalized, where)
+        with self._read() as conn:
+            rows = conn.execute(sql.text, [*sql.params, -1]).fetchall()  # LIMIT -1: all of them
+        return {str(value): count for value, count in rows}
+
     # ------------------------------------------------------------------ ranked search
 
     def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:

@@ -366,6 +366,31 @@ class OpenSearchStore:
                 result[name] = {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
         return result
 
+    def values(
+        self, field: str, access: Access, filters: dict[str, Any] | None = None
+    ) -> dict[str, int]:
+        normalized = normalize_field(field)
+        clauses = filter_clauses(filters, access)
+        if access.sees_nothing:
+            return {}
+        result: dict[str, int] = {}
+        after: dict[str, Any] | None = None
+        while True:  # a composite aggregation, page by page: every value, no top-N cut
+            body = {"query": as_filter(clauses), "size": 0, "aggs": _values_agg(normalized, after)}
+            with translated_errors(self.url, "listing values"):
+                response = self.client.search(index=self.target, body=body)["aggregations"]
+            agg = response["f"]
+            if "values" in agg:  # metadata: nested -> key filter -> composite -> parent count
+                agg = agg["values"]["values"]
+                result.update(
+                    {str(b["key"]["v"]): b["assets"]["doc_count"] for b in agg["buckets"]}
+                )
+            else:
+                result.update({str(b["key"]["v"]): b["doc_count"] for b in agg["buckets"]})
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return result
+
     # ------------------------------------------------------------------ ranked search
 
     def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:
@@ -603,6 +628,43 @@ def _facet_agg(field: str, size: int) -> dict[str, Any]:
     else:
         name = field
     return {"terms": {"field": name, "size": size, "order": order}}
+
+
+def _values_agg(field: str, after: dict[str, Any] | None) -> dict[str, Any]:
+    """One page (PAGE values) of every distinct value of `field`, after `after`."""
+    if field.startswith("metadata."):
+        composite: dict[str, Any] = {
+            "size": PAGE,
+            "sources": [{"v": {"terms": {"field": "meta.f"}}}],
+        }
+        if after:
+            composite["after"] = after
+        return {
+            "f": {
+                "nested": {"path": "meta"},
+                "aggs": {
+                    "values": {
+                        "filter": {"term": {"meta.k": field.split(".", 1)[1]}},
+                        "aggs": {
+                            "values": {
+                                "composite": composite,
+                                "aggs": {"assets": {"reverse_nested": {}}},
+                            }
+                        },
+                    }
+                },
+            }
+        }
+    if field in TOP_LEVEL_FIELDS:
+        name = "title.kw" if field == "title" else field
+    elif field.startswith("links."):
+        name = "link_rel." + field.split(".", 1)[1]
+    else:
+        name = field
+    composite = {"size": PAGE, "sources": [{"v": {"terms": {"field": name}}}]}
+    if after:
+        composite["after"] = after
+    return {"f": {"composite": composite}}
 
 
 def _search_error(url: str, name: str, response: dict[str, Any]) -> Exception:

@@ -134,4 +134,12 @@ class AssetStore(Protocol):
         """Value counts per field over visible assets matching filters (and text, if given)."""
         ...
 
+    def values(
+        self, field: str, access: Access, filters: dict[str, Any] | None = None
+    ) -> dict[str, int]:
+        """Every distinct value of `field` over visible assets matching `filters`, with how many
+        assets carry it: a value dictionary, never cut to a top N (question understanding
+        recognises instrument or species names against it)."""
+        ...
+
     def close(self) -> None: ...

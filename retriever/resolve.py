@@ -1,0 +1,104 @@
+"""Binding a question's constraints to assets through structure: identifier-valued keys and typed
+links, in both directions. A constraint that binds nothing the caller can see makes the answer
+incomplete, never "0 (complete)"; an identifier nobody visible carries reads like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labsearch.access import Access
+from labsearch.models import UnderstoodConstraint, UnderstoodQuestion
+from labsearch.schema import Asset
+from labsearch.stores.protocol import AssetStore
+from retriever.questions import EntityQuestion, attribute_clause, subject_clause
+
+MAX_SUBJECT_RECORDS = 2000
+
+
+def own_names(asset: Asset) -> set[str]:
+    """The names an asset is the record *of*: the last part of its id, its run id, file name,
+    source name, and for a sample every name of that sample."""
+    tail = asset.id
+    for separator in ("#", ":", "="):
+        tail = tail.rsplit(separator, 1)[-1]
+    names = {tail}
+    metadata = asset.metadata or {}
+    entity = asset.entity.value if asset.entity else None
+    for key, kind in (("run_id", "run"), ("file_name", None), ("source_name", None)):
+        value = metadata.get(key)
+        if isinstance(value, str) and (kind is None or kind == entity):
+            names.add(value)
+    if entity == "sample":
+        samples = metadata.get("samples")
+        names.update(s for s in (samples if isinstance(samples, list) else [samples]) if s)
+    return names
+
+
+def subject_binding(
+    store: AssetStore, identifier: str, target: str, access: Access
+) -> dict[str, Any]:
+    """The filter clause of the assets of `identifier`: it is in one of their identifier-valued
+    keys, or they link to its record (a run -> uses_sample -> the sample), or its record links
+    to them (the run's record -> uses_sample -> the sample asked for)."""
+    carriers = store.match({"identifiers": identifier}, access, limit=MAX_SUBJECT_RECORDS)
+    records = [
+        a
+        for a in carriers.assets
+        if identifier in own_names(a) and (a.entity is None or a.entity.value != target)
+    ]
+    linked = sorted({link.target for record in records for link in record.links})
+    forward = [
+        a.id
+        for a in store.get_many(linked, access)
+        if (a.entity.value if a.entity else None) == target
+        or (target == "package" and a.kind.value == "package")
+    ]
+    clause = subject_clause(identifier, [r.id for r in records])
+    if forward:
+        clause["or"].append({"id": {"in": forward}})
+    return clause
+
+
+def mark_unbound(
+    store: AssetStore,
+    question: EntityQuestion,
+    bindings: dict[str, dict[str, Any]],
+    access: Access,
+) -> None:
+    """Set `bound = False` on each constraint the caller can see that reaches no asset of the
+    target entity through structure."""
+    target = question.target_clause()
+    for constraint in question.constraints:
+        if constraint.field == "identifier":
+            identifier = constraint.values[0]
+            if store.match({"identifiers": identifier}, access, limit=1).count == 0:
+                continue  # nothing visible carries it: "none you can see", like a missing id
+            clause = bindings.get(identifier) or subject_clause(identifier)
+        elif constraint.role == "attribute" and constraint.field.startswith("metadata."):
+            clause = attribute_clause(constraint)
+        else:
+            continue
+        if store.match({"and": [target, clause]}, access, limit=1).count == 0:
+            constraint.bound = False
+
+
+def understood(question: EntityQuestion) -> UnderstoodQuestion:
+    return UnderstoodQuestion(
+        target=question.target,
+        question_type=question.question_type,
+        constraints=[
+            UnderstoodConstraint(
+                role=c.role,
+                field=c.field,
+                operator=c.operator,
+                values=list(c.values),
+                text=c.text,
+                negated=c.negated,
+                family=c.family,
+                bound=c.bound,
+            )
+            for c in question.constraints
+        ],
+        unknown_words=list(question.unknown_words),
+    )
