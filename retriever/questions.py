@@ -51,7 +51,9 @@ _SCOPE_PREFIXES = ("PRJ", "SRP", "ERP", "DRP", "PXD", "MTBLS", "GSE", "E-")
 _NEGATION_PHRASES = [
     c.split() for c in ("other than", "apart from", "elsewhere than", "leaving out", "leave out")
 ]
-_NEGATION_WORDS = frozenset({"not", "except", "excluding", "exclude", "without", "besides", "no"})
+_NEGATION_WORDS = frozenset(
+    {"not", "non", "except", "excluding", "exclude", "without", "besides", "no", "never"}
+)
 _MONTH_NAMES = "january february march april may june july august september october november"
 _MONTHS = {m: i + 1 for i, m in enumerate(f"{_MONTH_NAMES} december".split())}
 _DATE_WORDS = frozenset({"last", "this", "month", "week", "year", "since", "after", "before"})
@@ -276,8 +278,11 @@ class _Parse:
         _, mentions = find_attributes(query, _family_safe(dictionaries), skip=taken)
         self.attributes = [_AttributeFound(m) for m in mentions]
         self.date_from, self.date_to = _date_range(query, today)
-        level = _LEVEL.search(query)
-        self.level = DataLevel(level.group(1).lower()) if level else None
+        # "raw" of "N294-1.raw" is part of a name, not a data level.
+        levels = [
+            t.key for i, t in enumerate(self.tokens) if i not in taken and _LEVEL.fullmatch(t.key)
+        ]
+        self.level = DataLevel(levels[0]) if levels else None
         self._negate()
         self.labels: set[int] = set()
         self.target, self.said_data = self._target()
@@ -315,6 +320,23 @@ class _Parse:
         # the question is answered "none you can see", the same for both cases: nothing leaks.
         unknown = [*from_text(self.query), *quoted]
         unknown += [t.text for t in tokens if _CODE.match(t.text)]
+        # A name right after a singular label ("sample 10EU", "file 12EU.sff", "run X7"): the
+        # question names a record, whether or not the caller can see it.
+        for i, token in enumerate(tokens[:-1]):
+            following = tokens[i + 1]
+            if (
+                LABEL_WORDS.fullmatch(token.text)
+                and not _PLURAL.search(token.text)
+                and any(ch.isdigit() for ch in following.text)
+                and following.key not in GENERIC_WORDS
+            ):
+                end = i + 2
+                # the whole name: "12EU.sff", "PXD019515-Sample 7" up to a space
+                stop = self.query.find(" ", following.start)
+                stop = len(self.query) if stop < 0 else stop
+                while end < len(tokens) and tokens[end].end <= stop:
+                    end += 1
+                unknown.append(self.query[following.start : tokens[end - 1].end])
         for text in unknown:
             span = self._span_of(text)
             if span is None or taken.intersection(range(*span)) or text in known:
@@ -344,13 +366,21 @@ class _Parse:
         """A mention is negated when a negation cue stands in the few words before it, after
         the mention before it ("runs of X not on the HiSeq": the HiSeq is excluded)."""
         mentions = sorted([*self.ids, *self.attributes], key=lambda m: m.start)
-        previous_end = 0
+        previous: Any = None
         keys = [t.key for t in self.tokens]
         for mention in mentions:
+            previous_end = previous.end if previous is not None else 0
             window = range(max(previous_end, mention.start - NEGATION_WINDOW), mention.start)
             if any(self._is_negation(keys, i) for i in window):
                 mention.negated = True
-            previous_end = mention.end
+            elif (
+                previous is not None
+                and previous.negated
+                and mention.start - previous_end <= 1
+                and _same_values(previous, mention)
+            ):
+                mention.negated = True  # "not whole-genome (WGS)": the same thing said twice
+            previous = mention
 
     @staticmethod
     def _is_negation(keys: list[str], i: int) -> bool:
@@ -439,6 +469,12 @@ class _Parse:
             level = question.data_level.value
             found.append(Constraint("level", "data_level", [level], f"{level} data"))
         return found
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    if isinstance(a, _AttributeFound) and isinstance(b, _AttributeFound):
+        return a.mention.fields == b.mention.fields
+    return False
 
 
 def _family_safe(dictionaries: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:

@@ -77,6 +77,11 @@ def mark_unbound(
             clause = bindings.get(identifier) or subject_clause(identifier)
         elif constraint.role == "attribute" and constraint.field.startswith("metadata."):
             clause = attribute_clause(constraint)
+        elif constraint.role == "level":
+            clause = {"data_level": constraint.values[0]}
+        elif constraint.role == "date":
+            start, end = constraint.values
+            clause = {"metadata.date": {k: v for k, v in (("gte", start), ("lt", end)) if v}}
         else:
             continue
         if store.match({"and": [target, clause]}, access, limit=1).count == 0:

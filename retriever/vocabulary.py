@@ -132,7 +132,7 @@ NEGATION_CUES = (
     "no",
     "nt",  # "weren't" tokenises to "weren", "t"; handled below
 )
-NEGATION_WINDOW = 6
+NEGATION_WINDOW = 8
 
 # Words that label the identifier after them ("sample X", "run SRR1", "study S"): not a target.
 LABEL_WORDS = re.compile(

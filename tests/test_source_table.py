@@ -15,7 +15,7 @@ from indexer.sources import SCHEMES, open_source
 from indexer.sources.table import TableSource
 from labsearch.errors import SourceError
 from labsearch.identifiers import accession_kind
-from labsearch.schema import AssetKind, Entity, LinkType
+from labsearch.schema import AssetKind, Entity, Link, LinkType
 from labsearch.settings import AccessRule, Settings
 
 CLEAN = Settings(access_rules=[], public_sources=[])  # no rules from the environment
@@ -262,7 +262,7 @@ def test_ena_filereport_rows_keep_file_urls(tmp_path):
     )
     assets, issues = split_scan(TableSource(f"table+file://{path}", CLEAN))
     assert issues == []
-    [run] = assets.values()
+    run, sample = assets.values()
     assert run.id == f"table:{path}#ERR4080473" and run.entity is Entity.RUN
     assert run.metadata["run_id"] == "ERR4080473"
     assert run.metadata["samples"] == ["COG-UK/ALDP-9D9C3", "SAMEA6812327", "ERS4571283"]
@@ -277,7 +277,13 @@ def test_ena_filereport_rows_keep_file_urls(tmp_path):
     ]
     for identifier in ("ERR4080473_1.fastq.gz", "ERS4571283", "ERP121228", "NT1641"):
         assert identifier in run.identifiers
-    assert run.links == []  # remote files are metadata, not links
+    # The run's sample has no row of its own: it gets an asset from what its runs say of it,
+    # and the run links to it (remote files stay metadata, not links).
+    assert sample.id == f"table:{path}#sample=SAMEA6812327" and sample.entity is Entity.SAMPLE
+    assert run.links == [Link(rel=LinkType.USES_SAMPLE, target=sample.id)]
+    assert sample.metadata["samples"] == run.metadata["samples"]
+    assert sample.metadata["organism"] == "Severe acute respiratory syndrome coronavirus 2"
+    assert "run_id" not in sample.metadata and "ERR4080473" not in sample.identifiers
 
 
 def test_sample_sheet_links_its_local_fastq_files(tmp_path):
@@ -322,10 +328,12 @@ def test_bad_rows_are_issues_with_file_row_and_column_and_the_rest_is_indexed(tm
     (root / "broken.csv").write_bytes(b"\x00\x01\x02binary")
     assets, issues = split_scan(TableSource(f"table+file://{root}", CLEAN))
     runs = root / "runs.csv"
-    assert sorted(assets) == [
+    assert sorted(a for a in assets if assets[a].entity is Entity.RUN) == [
         f"table:{runs}#SRR0000001",
         f"table:{runs}#SRR0000004",
     ]
+    samples = sorted(a for a in assets if assets[a].entity is Entity.SAMPLE)
+    assert len(samples) == 2 and samples[0] == f"table:{runs}#sample=LIV-1"
     assert assets[f"table:{runs}#SRR0000001"].metadata["SampleName"] == "LIV-1"  # first wins
     found = {(i.location, i.field): i for i in issues}
     assert set(found) == {

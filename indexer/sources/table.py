@@ -5,7 +5,8 @@ Made for NCBI SRA RunInfo tables, ENA filereports and free-form lab sample sheet
 sample sheets too: the table after `[Data]`). One asset per row, id `table:{path}#{primary id}`:
 the row's run accession, else its sample accession or name, else `row-{n}` (`{sheet}!row-{n}` in
 a workbook), so re-indexing updates rows in place. A run row links `uses_sample` to the rows of
-its sample in any table of the same source.
+its sample in any table of the same source; a sample that only run rows name (an SRA RunInfo
+table lists runs) gets an asset `table:{path}#sample={accession}` from what its runs agree on.
 
 Bad input is reported, never silently dropped: a file that is no table (no header row, binary,
 unreadable) and each ragged row or repeated primary id becomes a SourceIssue naming the file,
@@ -29,7 +30,13 @@ from indexer.sources.table_read import (
     read_tables,
     require_excel_reader,
 )
-from indexer.sources.table_rows import Row, build_asset, make_row, sample_names
+from indexer.sources.table_rows import (
+    Row,
+    build_asset,
+    make_row,
+    sample_names,
+    samples_of_runs,
+)
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, Entity
 from labsearch.settings import Settings
@@ -59,6 +66,12 @@ class TableSource:
             if row.entity is Entity.SAMPLE:
                 for name in sample_names(row):
                     samples.setdefault(name, []).append(asset_id)
+        # Samples only run rows name (SRA RunInfo) get an asset of their own, after the runs.
+        for sample in samples_of_runs(rows, samples):
+            asset_id = f"table:{sample.path}#sample={sample.primary()[0]}"
+            for name in sample_names(sample):
+                samples.setdefault(name, []).append(asset_id)
+            rows.append((sample, asset_id))
         for row, asset_id in rows:
             groups = resolve_groups(
                 self.settings,

@@ -108,6 +108,45 @@ def sample_names(row: Row) -> list[str]:
     return list(dict.fromkeys(value for _, value in _named_first(row.roles.get("sample", []))))
 
 
+# What a run row says of its run, not of its sample: left out of the sample it describes.
+_RUN_ROLES = ("run", "experiment", "library", "submission")
+
+
+def samples_of_runs(rows: list[tuple[Row, str]], described: dict[str, list[str]]) -> list[Row]:
+    """A sample row for each sample that run rows name but no sample row describes (an SRA
+    RunInfo table has runs only): the columns every run of the sample agrees on, minus what
+    belongs to a run. So "which sample was run SRR1 made from" has a sample to answer with."""
+    grouped: dict[str, list[Row]] = {}
+    for row, _ in rows:
+        names = sample_names(row)
+        if row.entity is not Entity.RUN or not names or any(n in described for n in names):
+            continue
+        accessions = [n for n in names if accession_kind(n) in _SAMPLE_KINDS]
+        grouped.setdefault(f"{row.path}\0{(accessions or names)[0]}", []).append(row)
+    samples = []
+    for runs in grouped.values():
+        first = runs[0]
+        kept = {
+            name
+            for role, pairs in first.roles.items()
+            if role not in _RUN_ROLES
+            for name, _ in pairs
+        }
+        run_columns = {name for role in _RUN_ROLES for name, _ in first.roles.get(role, [])}
+        run_ids = {value for r in runs for value in r.role("run")}
+        values = {
+            name: value
+            for name, value in first.values.items()
+            if name not in run_columns
+            and (name in kept or isinstance(value, str))
+            and not any(run_id in str(value) for run_id in run_ids)  # a run's file or URL
+            and all(other.values.get(name) == value for other in runs[1:])
+        }
+        roles = {r: pairs for r, pairs in first.roles.items() if r not in _RUN_ROLES}
+        samples.append(Row(first.path, first.where, first.number, first.row_key, values, roles))
+    return samples
+
+
 def build_asset(
     row: Row,
     asset_id: str,
