@@ -45,9 +45,11 @@ _REFERS_BACK = re.compile(r"\b(?:those|these|them|of\s+which|the\s+same)\b", re.
 _CONTINUES = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+for)\b", re.I)
 _LEVEL = re.compile(r"\b(raw|processed|final)\b", re.I)
 _QUOTED = re.compile(r"[\"“”']([^\"“”']{2,80})[\"“”']")
-_CODE = re.compile(r"^(?=.*[A-Za-z])(?=(?:.*\d){3})[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_CODE_WORD = re.compile(r"^(?=.*[A-Za-z])(?=(?:.*\d){3})[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SCOPE_WORDS = frozenset({"study", "project", "bioproject", "investigation", "dataset"})
-_SCOPE_PREFIXES = ("PRJ", "SRP", "ERP", "DRP", "PXD", "MTBLS", "GSE", "E-")
+_SCOPE_KINDS = frozenset(
+    {"project", "study", "proteomexchange", "metabolights", "geo_series", "arrayexpress"}
+)
 _NEGATION_PHRASES = [
     c.split() for c in ("other than", "apart from", "elsewhere than", "leaving out", "leave out")
 ]
@@ -291,35 +293,40 @@ class _Parse:
     # -- identifiers ---------------------------------------------------------------------------
 
     def _identifiers(self, known_identifiers: Callable[[list[str]], list[str]]) -> list[_IdMention]:
-        from labsearch.identifiers import from_text, query_candidates
+        from labsearch.identifiers import accession_kind, from_text, query_candidates
 
-        spans: dict[str, tuple[int, int]] = {}
+        spans: dict[str, list[tuple[int, int]]] = {}
         tokens = self.tokens
         for start in range(len(tokens)):
             for end in range(start + 1, min(len(tokens), start + MAX_NGRAM) + 1):
                 text = self.query[tokens[start].start : tokens[end - 1].end]
                 if any(ch.isdigit() for ch in text) or end - start == 1:
-                    spans.setdefault(text, (start, end))
+                    spans.setdefault(text, []).append((start, end))
         quoted = [m.group(1).strip() for m in _QUOTED.finditer(self.query)]
         for text in quoted:
             span = self._span_of(text)
-            if span:
-                spans.setdefault(text, span)
+            if span and span not in spans.get(text, []):
+                spans.setdefault(text, []).append(span)
         candidates = list(dict.fromkeys([*query_candidates(self.query), *spans]))
         known = set(known_identifiers(candidates))
         found: list[_IdMention] = []
         taken: set[int] = set()
-        # Longest known names first ("RNA-seq of Mo17 root" before "Mo17"), never overlapping.
+        # Longest known names first ("RNA-seq of Mo17 root" before "Mo17"), never overlapping;
+        # a name may stand twice ("sample PXD1-Sample-7 of PXD1": the study after the sample).
         for text in sorted(known, key=len, reverse=True):
-            span = spans.get(text) or self._span_of(text) or self._span_of(text, fold=True)
-            if span is None or taken.intersection(range(*span)):
-                continue
-            found.append(_IdMention(text, *span, known=True))
-            taken.update(range(*span))
+            places = spans.get(text) or [self._span_of(text) or self._span_of(text, fold=True)]
+            for span in places:
+                if span is None or taken.intersection(range(*span)):
+                    continue
+                if not any(m.identifier == text for m in found):
+                    found.append(_IdMention(text, *span, known=True))
+                taken.update(range(*span))
         # An id-shaped token nobody can see (missing, or another lab's): still a constraint, so
         # the question is answered "none you can see", the same for both cases: nothing leaks.
         unknown = [*from_text(self.query), *quoted]
-        unknown += [t.text for t in tokens if _CODE.match(t.text)]
+        # Code-like words, whole: "N295-1.raw", "MMETSP1002", "12EU.sff" (not "2026" or "IL-6").
+        words = (w.strip("?!,;:()[]\"'") for w in self.query.split())
+        unknown += [w.rstrip(".") for w in words if _CODE_WORD.match(w.rstrip("."))]
         # A name right after a singular label ("sample 10EU", "file 12EU.sff", "run X7"): the
         # question names a record, whether or not the caller can see it.
         for i, token in enumerate(tokens[:-1]):
@@ -345,8 +352,9 @@ class _Parse:
             taken.update(range(*span))
         found.sort(key=lambda m: m.start)
         for mention in found:
-            before = [t.key for t in tokens[max(0, mention.start - 3) : mention.start]]
-            if _SCOPE_WORDS.intersection(before) or mention.identifier.startswith(_SCOPE_PREFIXES):
+            before = [t.key for t in tokens[max(0, mention.start - 2) : mention.start]]
+            kind = accession_kind(mention.identifier)
+            if _SCOPE_WORDS.intersection(before) or kind in _SCOPE_KINDS:
                 mention.role = "scope"
         return found
 

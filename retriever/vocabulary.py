@@ -169,5 +169,8 @@ _GENERIC_TEXT = """
     read reads reading fastq fastqs bam bams vcf vcfs result results output outputs
     me mine ours so such own other same different whole every everything anything
     yes ok okay hi hello hey now currently today
+    material materials genus genera strain behind end ended up down out back something anything
+    somewhere elsewhere among amongst about around regarding concerning whatever ones apply
+    applies actually exactly precisely full complete entire overall whole altogether including
 """
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())

@@ -1,0 +1,214 @@
+"""Exact answers over run tables and SDRF files, indexed by the real sources and asked through the
+real SearchService: free word order, intersections, negation, genus and model families, and the
+`complete` flag only when every part of the question bound through structure.
+
+The tables are written here with the columns NCBI SRA RunInfo and SDRF-Proteomics files have (the
+accessions are made up); `eval lab --set real` runs the same engine on public tables.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from indexer.pipeline import Indexer
+from labsearch.access import Access
+from labsearch.settings import AccessRule, Settings, UserConfig
+from labsearch.stores import open_store
+from retriever.service import SearchService
+
+RUNINFO = [
+    # Run, Experiment, LibraryStrategy, LibraryLayout, Model, BioProject, Sample, BioSample,
+    # ScientificName, SampleName
+    (
+        "SRR9000001",
+        "SRX900001",
+        "RNA-Seq",
+        "PAIRED",
+        "Illumina HiSeq 2500",
+        "PRJNA900001",
+        "SRS900001",
+        "SAMN90000001",
+        "Zea mays",
+        "B73 root",
+    ),
+    (
+        "SRR9000002",
+        "SRX900001",
+        "RNA-Seq",
+        "SINGLE",
+        "Illumina HiSeq 2500",
+        "PRJNA900001",
+        "SRS900001",
+        "SAMN90000001",
+        "Zea mays",
+        "B73 root",
+    ),
+    (
+        "SRR9000003",
+        "SRX900002",
+        "RNA-Seq",
+        "PAIRED",
+        "Illumina NovaSeq 6000",
+        "PRJNA900001",
+        "SRS900001",
+        "SAMN90000001",
+        "Zea mays",
+        "B73 root",
+    ),
+    (
+        "SRR9000004",
+        "SRX900003",
+        "WGS",
+        "PAIRED",
+        "PacBio RS II",
+        "PRJNA900001",
+        "SRS900002",
+        "SAMN90000002",
+        "Zea mays",
+        "Mo17",
+    ),
+    (
+        "SRR9000005",
+        "SRX900004",
+        "RNA-Seq",
+        "PAIRED",
+        "Illumina NovaSeq 6000",
+        "PRJNA900001",
+        "SRS900003",
+        "SAMN90000003",
+        "Zea luxurians",
+        "Zlux-1",
+    ),
+]
+COLUMNS = ["Run", "Experiment", "LibraryStrategy", "LibraryLayout", "Model", "BioProject",
+           "Sample", "BioSample", "ScientificName", "SampleName"]  # fmt: skip
+OTHER_LAB = [
+    ("SRR9100001", "SRX910001", "RNA-Seq", "PAIRED", "Illumina MiSeq", "PRJNA910001",
+     "SRS910001", "SAMN91000001", "Homo sapiens", "donor 7"),
+]  # fmt: skip
+SDRF = (
+    "source name\tcharacteristics[organism]\tcharacteristics[organism part]\tassay name\t"
+    "comment[data file]\tcomment[instrument]\n"
+    "Sample 1\tMus musculus\tliver\trun 1\tLIV_A_1.raw\tNT=Q Exactive;AC=MS:1001911\n"
+    "Sample 1\tMus musculus\tliver\trun 2\tLIV_A_2.raw\tNT=Q Exactive;AC=MS:1001911\n"
+    "Sample 2\tMus musculus\tkidney\trun 3\tKID_B_1.raw\tNT=Q Exactive;AC=MS:1001911\n"
+)
+ALICE = Access.for_groups(["lab-a"], user="alice")
+BOB = Access.for_groups(["lab-b"], user="bob")
+
+
+def _write_table(path, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("tables")
+    _write_table(root / "PRJNA900001_SraRunInfo.csv", RUNINFO)
+    _write_table(root / "PRJNA910001_SraRunInfo.csv", OTHER_LAB)
+    (root / "PXD900001.sdrf.tsv").write_text(SDRF)
+    sources = {
+        f"table+file://{root}/PRJNA900001_SraRunInfo.csv": "lab-a",
+        f"sdrf+file://{root}/PXD900001.sdrf.tsv": "lab-a",
+        f"table+file://{root}/PRJNA910001_SraRunInfo.csv": "lab-b",
+    }
+    home = root / "home"
+    settings = Settings(
+        home=home,
+        cache_dir=home / "cache",
+        backend="embedded",
+        users={"alice": UserConfig(groups=["lab-a"]), "bob": UserConfig(groups=["lab-b"])},
+        access_rules=[AccessRule(prefix=uri, groups=[g]) for uri, g in sources.items()],
+    )
+    store = open_store(settings, embedder.dimension)
+    indexer = Indexer(settings, store, embedder)
+    for uri in sources:
+        assert indexer.index(uri).ok
+    indexer.close()
+    yield SearchService(settings, store, embedder)
+    store.close()
+
+
+def ask(service, question, access=ALICE):
+    answer = service.answer(question, access)
+    assert answer.result is not None, f"{question!r} was not read as a list question"
+    names = {m.metadata.get("run_id") or m.title for m in answer.result.members}
+    return answer.result, names
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "which runs used sample B73 root?",
+        'Could you please list every sequencing run made from "B73 root"?',
+        "B73 root: runs",
+        "Runs of BioSample SAMN90000001",
+        "SAMN90000001 was sequenced in which runs?",
+    ],
+)
+def test_runs_of_a_sample_by_any_of_its_names(service, question):
+    result, runs = ask(service, question)
+    assert runs == {"SRR9000001", "SRR9000002", "SRR9000003"}
+    assert result.complete and result.count == 3
+
+
+def test_two_constraints_intersect_and_negation_excludes(service):
+    result, runs = ask(service, "paired-end runs of sample B73 root not on the NovaSeq 6000")
+    assert runs == {"SRR9000001"} and result.complete
+    understood = {(c.text, c.negated) for c in result.question.constraints}
+    assert {("paired-end", False), ("NovaSeq 6000", True), ("B73 root", False)} <= understood
+    result, runs = ask(service, "In project PRJNA900001, which runs of Mo17 used the HiSeq 2500?")
+    assert runs == set() and result.complete  # both bound, nothing in common: truly none
+
+
+def test_genus_and_model_family_name_every_member(service):
+    result, runs = ask(service, "how many Zea runs were sequenced on a NovaSeq?")
+    assert runs == {"SRR9000003", "SRR9000005"} and result.count == 2 and result.complete
+    family = [c for c in result.question.constraints if c.text == "Zea"]
+    assert family and family[0].family and set(family[0].values) == {"Zea mays", "Zea luxurians"}
+
+
+def test_samples_of_a_run_from_a_run_table(service):
+    result, names = ask(service, "Run SRR9000004: which sample was it made from?")
+    assert result.complete and result.count == 1
+    assert names == {"Sample Mo17: Zea mays (SRS900002, SAMN90000002)"}
+
+
+def test_files_of_a_sample_within_a_study_and_samples_of_a_file(service):
+    result, names = ask(service, 'files of "Sample 1" in PXD900001')
+    assert {n.split(":")[0] for n in names} == {"LIV_A_1.raw", "LIV_A_2.raw"}
+    assert result.count == 2 and result.complete
+    result, names = ask(service, "which samples were measured in KID_B_1.raw?")
+    assert [n.split(":")[0] for n in names] == ["Sample 2"] and result.complete
+
+
+def test_words_not_understood_make_the_answer_incomplete(service):
+    result, _ = ask(service, "runs of sample B73 root with RIN above 8")
+    assert not result.complete
+    assert "RIN" in result.question.unknown_words
+
+
+def test_a_visible_id_that_reaches_no_target_is_never_zero_complete(service):
+    # PXD900001 is a proteomics dataset: it has no sequencing runs, and saying "0 runs
+    # (complete)" would read as "none exist"; the answer says it is not sure instead.
+    result, _ = ask(service, "which runs belong to PXD900001?")
+    assert result.count == 0 and not result.complete
+    unbound = [c for c in result.question.constraints if not c.bound]
+    assert [c.values for c in unbound] == [["PXD900001"]]
+
+
+def test_another_labs_id_reads_like_a_missing_one(service):
+    hidden, _ = ask(service, "which runs used sample SAMN91000001?")
+    missing, _ = ask(service, "which runs used sample SAMN99999999?")
+    assert hidden.count == missing.count == 0
+    assert hidden.complete == missing.complete
+    assert [c.bound for c in hidden.question.constraints] == [
+        c.bound for c in missing.question.constraints
+    ]
+    result, runs = ask(service, "which runs used sample SAMN91000001?", BOB)
+    assert runs == {"SRR9100001"} and result.complete
