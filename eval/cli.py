@@ -90,12 +90,20 @@ def lab(
             "$LABSEARCH_SHARED/datasets/realdata).",
         ),
     ] = None,
+    real_questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--real-questions",
+            help="Real-data question file (default eval/data/real_questions.jsonl), e.g. "
+            "eval/data/real_questions_heldout.jsonl.",
+        ),
+    ] = None,
     as_json: JsonOut = False,
     out_dir: OutDir = None,
 ) -> None:
     """Question sets with exact answers: entity F1, false-complete answers, nDCG, leaks."""
     from eval.lab import evaluate_lab, results_json
-    from eval.real.evaluate import evaluate_real, real_data_dir
+    from eval.real.evaluate import evaluate_real, load_questions, real_data_dir
     from eval.real.evaluate import results_json as real_results_json
     from eval.report import write_report
 
@@ -117,7 +125,8 @@ def lab(
             acceptance_ok = _print_demo(run.summary, run.timings, quiet=as_json)
         data = real_data or real_data_dir()
         if question_set == "real" or (question_set == "all" and data.is_dir()):
-            real = evaluate_real(settings, where / "real", data=data)
+            questions = load_questions(real_questions) if real_questions else None
+            real = evaluate_real(settings, where / "real", data=data, questions=questions)
             report["real"] = {
                 "data": real.data,
                 "timings": real.timings,

@@ -95,6 +95,9 @@ class UnderstoodConstraint(BaseModel):
     text: str = Field(description="The words of the question it came from.")
     negated: bool = False
     family: bool = Field(default=False, description="Named by first words: a genus, a family.")
+    ambiguous: bool = Field(
+        default=False, description="Both a whole value and a family: the family is taken."
+    )
     bound: bool = Field(
         default=True, description="False: visible, but reaches no asset of the target entity."
     )

@@ -14,7 +14,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from retriever.vocabulary import GENERIC_WORDS, SPOKEN_FORMS, UNINFORMATIVE_VALUES, VENDOR_WORDS
+from retriever.vocabulary import (
+    FAMILY_KEYS,
+    GENERIC_WORDS,
+    SPOKEN_FORMS,
+    UNINFORMATIVE_VALUES,
+    VENDOR_WORDS,
+)
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 MAX_SPAN = 7
@@ -48,6 +54,9 @@ class AttributeMention:
     end: int  # token index, exclusive
     text: str
     family: bool = False  # named by its first words: every value that starts so
+    # Both a whole value and the first words of others ("Micromonas" is a species name in
+    # some rows and the genus of others): the broader reading is taken, but it is a guess.
+    ambiguous: bool = False
 
     def tokens(self) -> range:
         return range(self.start, self.end)
@@ -79,6 +88,8 @@ def _forms(dictionaries: Mapping[str, Iterable[str]]) -> _Forms:
                 _add(forms.exact, _joined(variant), key, value)
                 # First words as a family ("Zea" of "Zea mays", "HiSeq" of "HiSeq 2500"): only
                 # words a person would say on their own, not "genome" or "2000".
+                if key not in FAMILY_KEYS:
+                    continue
                 for cut in range(1, len(variant)):
                     head = variant[:cut]
                     if head[0].isalpha() and len(head[0]) >= 3 and head[0] not in GENERIC_WORDS:
@@ -112,16 +123,20 @@ def find_attributes(
                 continue
             said = _joined(t.text for t in tokens[start:end])
             candidates = [said, *_spoken(tokens, start, end)]
-            match = next((forms.exact[c] for c in candidates if c in forms.exact), None)
-            family = False
-            if match is None:
-                match = next((forms.family[c] for c in candidates if c in forms.family), None)
-                family = match is not None
-            if match is None:
+            exact = next((forms.exact[c] for c in candidates if c in forms.exact), None)
+            # "Micromonas" names the genus: rows that say only "Micromonas" and every
+            # "Micromonas ..." species (families exist only for vocabulary.FAMILY_KEYS).
+            family = next((forms.family[c] for c in candidates if c in forms.family), None)
+            if exact is None and family is None:
                 continue
+            match: dict[str, set[str]] = {}
+            for table in (exact or {}), (family or {}):
+                for key, values in table.items():
+                    match.setdefault(key, set()).update(values)
             text = question[tokens[start].start : tokens[end - 1].end]
             fields = {key: sorted(values) for key, values in sorted(match.items())}
-            found.append(AttributeMention(fields, start, end, text, family))
+            ambiguous = exact is not None and family is not None
+            found.append(AttributeMention(fields, start, end, text, family is not None, ambiguous))
             taken.update(span)
     found.sort(key=lambda m: m.start)
     return tokens, found

@@ -59,7 +59,8 @@ _NEGATION_WORDS = frozenset(
 _MONTH_NAMES = "january february march april may june july august september october november"
 _MONTHS = {m: i + 1 for i, m in enumerate(f"{_MONTH_NAMES} december".split())}
 _DATE_WORDS = frozenset({"last", "this", "month", "week", "year", "since", "after", "before"})
-MAX_NGRAM = 6
+MAX_NGRAM = 10
+_ARTICLES = frozenset({"the", "a", "an", "this", "that", "our", "my"})
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Constraint:
     operator: str = "eq"  # eq | in | range
     negated: bool = False
     family: bool = False  # named by first words (a genus, a model family)
+    ambiguous: bool = False  # a whole value and a family too: the family is taken, not sure
     bound: bool = True  # matched through structure (the service sets False when nothing binds)
 
 
@@ -258,6 +260,7 @@ class _AttributeFound:
             operator="in" if len(values) > 1 else "eq",
             negated=self.negated,
             family=self.mention.family,
+            ambiguous=self.mention.ambiguous,
         )
 
 
@@ -275,25 +278,38 @@ class _Parse:
 
         self.query = query
         self.tokens: list[Token] = tokenize(query)
-        self.ids = self._identifiers(known_identifiers)
-        taken = {i for m in self.ids for i in range(m.start, m.end)}
-        _, mentions = find_attributes(query, _family_safe(dictionaries), skip=taken)
-        self.attributes = [_AttributeFound(m) for m in mentions]
-        self.date_from, self.date_to = _date_range(query, today)
-        # "raw" of "N294-1.raw" is part of a name, not a data level.
-        levels = [
-            t.key for i, t in enumerate(self.tokens) if i not in taken and _LEVEL.fullmatch(t.key)
+        known = self._known_ids(known_identifiers)
+        # A value that holds a name ("Bicosoecida sp. CB-2014" holds the code CB-2014) is the
+        # value; a quoted name that is no whole value is a name, even an unseen one.
+        _, whole = find_attributes(query, dictionaries)
+        self.ids = [
+            m
+            for m in known
+            if not any(
+                a.start <= m.start and m.end <= a.end and a.end - a.start > m.end - m.start
+                for a in whole
+            )
         ]
-        self.level = DataLevel(levels[0]) if levels else None
-        self._negate()
+        taken = {i for m in self.ids for i in range(m.start, m.end)}
+        taken |= self._quoted_names(whole, taken)
+        _, mentions = find_attributes(query, dictionaries, skip=taken)
+        self.attributes = [_AttributeFound(m) for m in mentions]
+        taken |= {i for m in mentions for i in m.tokens()}
+        self.ids = sorted([*self.ids, *self._unseen_ids(taken)], key=lambda m: m.start)
+        self._roles()
+        taken |= {i for m in self.ids for i in range(m.start, m.end)}
+        self.date_from, self.date_to = _date_range(query, today)
         self.labels: set[int] = set()
         self.target, self.said_data = self._target()
+        self.level = self._level(taken)
+        self._negate()
         self.unknown_words = self._unknown()
 
     # -- identifiers ---------------------------------------------------------------------------
 
-    def _identifiers(self, known_identifiers: Callable[[list[str]], list[str]]) -> list[_IdMention]:
-        from labsearch.identifiers import accession_kind, from_text, query_candidates
+    def _known_ids(self, known_identifiers: Callable[[list[str]], list[str]]) -> list[_IdMention]:
+        """Names in the question that the caller can see in the index."""
+        from labsearch.identifiers import query_candidates
 
         spans: dict[str, list[tuple[int, int]]] = {}
         tokens = self.tokens
@@ -321,42 +337,66 @@ class _Parse:
                 if not any(m.identifier == text for m in found):
                     found.append(_IdMention(text, *span, known=True))
                 taken.update(range(*span))
-        # An id-shaped token nobody can see (missing, or another lab's): still a constraint, so
-        # the question is answered "none you can see", the same for both cases: nothing leaks.
+        return found
+
+    def _unseen_ids(self, taken: set[int]) -> list[_IdMention]:
+        """An id-shaped name nobody can see (missing, or another lab's) is still a constraint,
+        so the question is answered "none you can see", the same for both: nothing leaks."""
+        from labsearch.identifiers import from_text
+
+        tokens = self.tokens
+        found: list[_IdMention] = []
+        quoted = [m.group(1).strip() for m in _QUOTED.finditer(self.query)]
         unknown = [*from_text(self.query), *quoted]
         # Code-like words, whole: "N295-1.raw", "MMETSP1002", "12EU.sff" (not "2026" or "IL-6").
         words = (w.strip("?!,;:()[]\"'") for w in self.query.split())
         unknown += [w.rstrip(".") for w in words if _CODE_WORD.match(w.rstrip("."))]
-        # A name right after a singular label ("sample 10EU", "file 12EU.sff", "run X7"): the
-        # question names a record, whether or not the caller can see it.
-        for i, token in enumerate(tokens[:-1]):
-            following = tokens[i + 1]
-            if (
-                LABEL_WORDS.fullmatch(token.text)
-                and not _PLURAL.search(token.text)
-                and any(ch.isdigit() for ch in following.text)
-                and following.key not in GENERIC_WORDS
-            ):
-                end = i + 2
-                # the whole name: "12EU.sff", "PXD019515-Sample 7" up to a space
-                stop = self.query.find(" ", following.start)
-                stop = len(self.query) if stop < 0 else stop
-                while end < len(tokens) and tokens[end].end <= stop:
-                    end += 1
-                unknown.append(self.query[following.start : tokens[end - 1].end])
+        # A name next to a singular label ("sample 10EU", "file 12EU.sff", "the Mo17 sample"):
+        # the question names a record, whether or not the caller can see it.
+        for i, token in enumerate(tokens):
+            if not LABEL_WORDS.fullmatch(token.text) or _PLURAL.search(token.text):
+                continue
+            for j in (i + 1, i - 1):
+                if 0 <= j < len(tokens) and _name_like(tokens[j]):
+                    unknown.append(self._whole_word(j))
         for text in unknown:
             span = self._span_of(text)
-            if span is None or taken.intersection(range(*span)) or text in known:
+            if span is None or taken.intersection(range(*span)):
                 continue
             found.append(_IdMention(text, *span, known=False))
             taken.update(range(*span))
-        found.sort(key=lambda m: m.start)
-        for mention in found:
-            before = [t.key for t in tokens[max(0, mention.start - 2) : mention.start]]
-            kind = accession_kind(mention.identifier)
-            if _SCOPE_WORDS.intersection(before) or kind in _SCOPE_KINDS:
-                mention.role = "scope"
         return found
+
+    def _quoted_names(self, whole: list[AttributeMention], taken: set[int]) -> set[int]:
+        """Token indexes of quoted text that is not exactly one attribute value: kept out of
+        attribute matching ("RNA-seq of Mo17 bract" is a sample's name, not RNA-Seq)."""
+        reserved: set[int] = set()
+        for match in _QUOTED.finditer(self.query):
+            span = self._span_of(match.group(1).strip())
+            if span is None or taken.intersection(range(*span)):
+                continue
+            if any((a.start, a.end) == span for a in whole):
+                continue
+            reserved.update(range(*span))
+        return reserved
+
+    def _whole_word(self, index: int) -> str:
+        """The whitespace-delimited word around token `index`: "12EU.sff", "Sample-7"."""
+        token = self.tokens[index]
+        start = self.query.rfind(" ", 0, token.start) + 1
+        stop = self.query.find(" ", token.end)
+        word = self.query[start : len(self.query) if stop < 0 else stop]
+        return word.strip("?!,;:()[]\"'").rstrip(".")
+
+    def _roles(self) -> None:
+        from labsearch.identifiers import accession_kind
+
+        for mention in self.ids:
+            before = [t.key for t in self.tokens[max(0, mention.start - 2) : mention.start]]
+            after = [t.key for t in self.tokens[mention.end : mention.end + 1]]
+            kind = accession_kind(mention.identifier)
+            if _SCOPE_WORDS.intersection(before + after) or kind in _SCOPE_KINDS:
+                mention.role = "scope"
 
     def _span_of(self, text: str, fold: bool = False) -> tuple[int, int] | None:
         """Token span of `text` in the question (case-folded when `fold`)."""
@@ -367,6 +407,20 @@ class _Parse:
         end = at + len(needle)
         inside = [i for i, t in enumerate(self.tokens) if t.start >= at and t.end <= end]
         return (inside[0], inside[-1] + 1) if inside else None
+
+    def _level(self, taken: set[int]) -> DataLevel | None:
+        """The data level asked for: of files and packages only ("the raw file X" asks for a
+        sample of a file, not for raw samples), one level only ("raw and derived" is all), and
+        not from inside a name ("N294-1.raw")."""
+        levels = {
+            t.key for i, t in enumerate(self.tokens) if i not in taken and _LEVEL.fullmatch(t.key)
+        }
+        words = {t.key for t in self.tokens}
+        if "derived" in words:
+            levels.add("processed")
+        if len(levels) != 1 or self.target not in ("file", "package", "dataset"):
+            return None
+        return DataLevel(levels.pop())
 
     # -- negation ------------------------------------------------------------------------------
 
@@ -414,6 +468,13 @@ class _Parse:
                 word = self.tokens[label].text
                 if not _PLURAL.search(word) or word.lower() in ("bioproject", "biosample"):
                     self.labels.add(label)
+            # ... or after it, behind an article: "the BII-S-6 study", "the Mo17 sample" (but
+            # "Prosser_1366.raw sample?" asks for a sample).
+            after = mention.end
+            word = self.tokens[after].text if after < len(self.tokens) else ""
+            article = mention.start > 0 and self.tokens[mention.start - 1].key in _ARTICLES
+            if article and LABEL_WORDS.fullmatch(word) and not _PLURAL.search(word):
+                self.labels.add(after)
         for i, token in enumerate(self.tokens):
             if i in taken or i in self.labels:
                 continue
@@ -485,8 +546,9 @@ def _same_values(a: Any, b: Any) -> bool:
     return False
 
 
-def _family_safe(dictionaries: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
-    return {key: list(values) for key, values in dictionaries.items()}
+def _name_like(token: Token) -> bool:
+    """A token that can be (part of) a record's name: it holds a digit and is no common word."""
+    return any(ch.isdigit() for ch in token.text) and token.key not in GENERIC_WORDS
 
 
 def _date_range(query: str, today: date) -> tuple[str | None, str | None]:

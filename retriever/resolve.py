@@ -101,6 +101,7 @@ def understood(question: EntityQuestion) -> UnderstoodQuestion:
                 text=c.text,
                 negated=c.negated,
                 family=c.family,
+                ambiguous=c.ambiguous,
                 bound=c.bound,
             )
             for c in question.constraints

@@ -204,7 +204,9 @@ class SearchService:
         query_filter = question.filters(bindings)
         matched = self.store.match(query_filter, access, limit=MAX_MEMBERS)
         members = sorted(matched.assets, key=lambda a: (str(a.metadata.get("date", "")), a.id))
-        understood = all(c.bound for c in question.constraints) and not question.unknown_words
+        understood = not question.unknown_words and all(
+            c.bound and not c.ambiguous for c in question.constraints
+        )
         result = EntityResult(
             question_type=f"{question.question_type}_{question.target}s",
             subject=question.subject,

@@ -27,6 +27,21 @@ IDENTIFIER_KEYS = (
     "labeled_extract_names",
     "scan_names",
     "assay_files",
+    # Raw run-table columns that name records but have no normalised key of their own.
+    "SRAStudy",
+    "BioProject",
+    "study_accession",
+    "secondary_study_accession",
+    "Experiment",
+    "experiment_accession",
+    "Sample",
+    "BioSample",
+    "SampleName",
+    "sample_accession",
+    "secondary_sample_accession",
+    "sample_alias",
+    "LibraryName",
+    "library_name",
 )
 
 # Metadata keys whose values describe records (what, how, of what): attribute mentions such as
@@ -49,6 +64,10 @@ ATTRIBUTE_KEYS = (
     "strain",
     "disease",
 )
+
+# Keys whose values come in families named by their first words: a genus names its species,
+# a model family its models ("HiSeq" is every HiSeq). Other keys match whole values only.
+FAMILY_KEYS = frozenset({"instrument", "organism", "strain"})
 
 # Values that say nothing about a record; a question's "none" or "other" is not a constraint.
 UNINFORMATIVE_VALUES = frozenset(
@@ -113,6 +132,19 @@ SPOKEN_FORMS: dict[str, tuple[str, ...]] = {
     "exome": ("wxs",),
     "rnaseq": ("rna seq",),
     "pacbio": ("pacbio",),
+    # Common names of the model organisms, as labs say them.
+    "human": ("homo sapiens",),
+    "humans": ("homo sapiens",),
+    "mouse": ("mus musculus",),
+    "mice": ("mus musculus",),
+    "rat": ("rattus norvegicus",),
+    "maize": ("zea mays",),
+    "corn": ("zea mays",),
+    "yeast": ("saccharomyces cerevisiae",),
+    "zebrafish": ("danio rerio",),
+    "fruit fly": ("drosophila melanogaster",),
+    "thale cress": ("arabidopsis thaliana",),
+    "e coli": ("escherichia coli",),
 }
 
 # Words that negate the mention that follows them (within a few words).
@@ -172,5 +204,8 @@ _GENERIC_TEXT = """
     material materials genus genera strain behind end ended up down out back something anything
     somewhere elsewhere among amongst about around regarding concerning whatever ones apply
     applies actually exactly precisely full complete entire overall whole altogether including
+    srr err drr srx erx drx srs ers drs srp erp samn samea prjna prjeb gsm gse pxd sra ena geo
+    called labelled labeled tagged pls plz feed feeds fed times time went go goes gone into onto
+    aren weren isn wasn don doesn didn haven hasn hadn won wouldn couldn shouldn t s
 """
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
