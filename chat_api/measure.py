@@ -2,8 +2,11 @@
 
     python -m chat_api.measure --url http://127.0.0.1:8000 --key demo-alice
 
-Reports /v1/search p50/p95 over a set of queries, and for streamed chat answers the time to the
-first `token`, first `citation` and `done` events.
+Reports /v1/search p50/p95 over a set of queries; p50/p95 of list/count questions answered
+through /v1/chat (the structured path: value dictionaries, identifier binding, exhaustive match),
+paced to stay within the rate limit; and for streamed chat answers the time to the first
+`token`, first `citation` and `done` events. The list questions name the demo lab's samples,
+instruments and experiments; pass `--list-questions FILE` (one per line) for another index.
 """
 
 from __future__ import annotations
@@ -26,6 +29,28 @@ SEARCHES = [
     "protocol RNA extraction",
     "single-cell h5ad",
     "QC report",
+]
+LIST_QUESTIONS = [
+    "which runs used sample LIV-0001?",
+    "runs of sample LIV-0002",
+    "LIV-0003 was sequenced in which runs?",
+    "how many runs used sample LIV-0004?",
+    "list the sequencing runs for sample LIV-0005",
+    "how many runs on the NovaSeq?",
+    "which runs were on the HiSeq 2500?",
+    "runs on the NovaSeq 6000 not of sample LIV-0001",
+    "what did we sequence on the NovaSeq last month?",
+    "how many runs in 2026?",
+    "which files came from experiment ELN-101?",
+    "where is the processed data for ELN-101?",
+    "which files came from experiment ELN-102?",
+    "where is the raw data for ELN-103?",
+    "how many files came from experiment ELN-104?",
+    "which runs used sample LIV-0010 on the NovaSeq 6000?",
+    "samples of run 260412_A00814_0229_BHENC5DSX8",
+    "which runs used sample XYZ-9999?",
+    "Sample LIV-0006: runs, but not on the HiSeq 2500",
+    "could you please list every run made from sample LIV-0007?",
 ]
 QUESTIONS = [
     "what was sequenced on the NovaSeq 6000?",
@@ -67,21 +92,51 @@ def measure_chat(client: httpx.Client, question: str) -> dict[str, float | None]
     return marks
 
 
+def measure_list_questions(
+    client: httpx.Client, questions: list[str], rounds: int, per_minute: int
+) -> list[float]:
+    """Seconds per answer of each list/count question, `rounds` times, paced under the limit."""
+    pause = 60.0 / per_minute if per_minute else 0.0
+    times = []
+    for _ in range(rounds):
+        for question in questions:
+            started = time.perf_counter()
+            response = client.post("/v1/chat", json={"message": question})
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            times.append(elapsed)
+            time.sleep(max(0.0, pause - elapsed))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--key", default="demo-alice")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--list-questions", help="File of list questions, one per line.")
+    parser.add_argument(
+        "--per-minute", type=int, default=60, help="Pace of the list questions (rate limit)."
+    )
     args = parser.parse_args()
+    questions = LIST_QUESTIONS
+    if args.list_questions:
+        with open(args.list_questions, encoding="utf-8") as handle:
+            questions = [line.strip() for line in handle if line.strip()]
     headers = {"X-API-Key": args.key}
     with httpx.Client(base_url=args.url, headers=headers, timeout=120) as client:
         client.post("/v1/search", json={"query": "warm up"}).raise_for_status()
+        # The list questions first: paced, they leave room in the rate limit for the searches.
+        lists = measure_list_questions(client, questions, args.rounds, args.per_minute)
         searches = measure_search(client, args.rounds)
         chats = [measure_chat(client, question) for question in QUESTIONS]
     report = {
         "search_requests": len(searches),
         "search_p50_ms": round(statistics.median(searches) * 1000, 1),
         "search_p95_ms": round(percentile(searches, 0.95) * 1000, 1),
+        "list_question_requests": len(lists),
+        "list_question_p50_ms": round(statistics.median(lists) * 1000, 1),
+        "list_question_p95_ms": round(percentile(lists, 0.95) * 1000, 1),
     }
     for name in ("token", "citation", "done"):
         values = [c[name] for c in chats if c[name] is not None]

@@ -48,11 +48,12 @@ def entity_answer(
     cite: Callable[[Asset], Citation],
 ) -> Answer:
     noun = _noun(question.target, result.count)
+    doubts = uncertainty(question)
     if result.count == 0:
         text = (
             f"No {_noun(question.target, 2)} match {question.subject} among the data you can see."
         )
-        return Answer(query=query, text=text, result=result)
+        return Answer(query=query, text="\n".join([text, *doubts]), result=result)
     head = f"{result.count} {noun} for {question.subject}"
     lines = [f"{head}." if question.question_type == "count" else f"{head}:"]
     cited = members[:MAX_CITED_MEMBERS]
@@ -60,14 +61,40 @@ def entity_answer(
         lines.append(f"- {asset.title}{_facts(asset)} [{number}]")
     if len(members) > len(cited):
         lines.append(f"... and {len(members) - len(cited)} more in the result table.")
-    if not result.complete:
+    if len(members) < result.count:
         lines.append(f"(Showing the first {len(members)} of {result.count}.)")
+    lines += doubts
     return Answer(
         query=query,
         text="\n".join(lines),
         citations=[cite(asset) for asset in cited],
         result=result,
     )
+
+
+def uncertainty(question: EntityQuestion) -> list[str]:
+    """Why an answer is not marked complete, in words: the parts of the question that did not
+    bind through structure, words that were not understood, readings that were a guess."""
+    noun = _noun(question.target, 2)
+    lines = [
+        f"Not sure this is complete: {c.text!r} is in the data you can see, but no {noun} "
+        "reach it through identifier fields or links."
+        for c in question.constraints
+        if not c.bound
+    ]
+    lines += [
+        f"Not sure this is complete: {c.text!r} names a value and also the first words of "
+        f"others ({', '.join(c.values[:5])}); all of them were taken."
+        for c in question.constraints
+        if c.ambiguous
+    ]
+    if question.unknown_words:
+        words = ", ".join(repr(w) for w in question.unknown_words[:8])
+        lines.append(
+            f"Not sure this is complete: {words} in the question did not match any field or "
+            "value, so it was not applied."
+        )
+    return lines
 
 
 def _snippet(asset: Asset, limit: int = 240) -> str:

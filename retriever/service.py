@@ -228,7 +228,25 @@ class SearchService:
         question = self.understand(query, access, previous)
         if question is not None:
             result, members = self.entity_result(question, access)
-            return answers.entity_answer(query, question, result, members, self.citation)
+            answer = answers.entity_answer(query, question, result, members, self.citation)
+            carriers = [
+                f"{c.text!r} is the identifier of {a.title} ({(a.entity or a.kind).value})."
+                for c in question.constraints
+                if not c.bound and c.field == "identifier"
+                for a in self.store.match({"identifiers": c.values[0]}, access, limit=2).assets
+            ]
+            if carriers:
+                answer = answer.model_copy(update={"text": "\n".join([answer.text, *carriers])})
+            if not result.complete and not members:
+                # Nothing bound through structure: say what search finds, marked as such.
+                hits = self.context(query, access, k=5)
+                fallback = answers.descriptive_answer(query, hits, self.citation)
+                if hits:
+                    text = f"{answer.text}\n\nWhat search found instead:\n{fallback.text}"
+                    answer = answer.model_copy(
+                        update={"text": text, "citations": fallback.citations}
+                    )
+            return answer
         hits = self.context(query, access, k=5)
         return answers.descriptive_answer(query, hits, self.citation)
 

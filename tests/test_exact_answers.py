@@ -188,9 +188,10 @@ def test_files_of_a_sample_within_a_study_and_samples_of_a_file(service):
 
 
 def test_words_not_understood_make_the_answer_incomplete(service):
-    result, _ = ask(service, "runs of sample B73 root with RIN above 8")
-    assert not result.complete
-    assert "RIN" in result.question.unknown_words
+    answer = service.answer("runs of sample B73 root with RIN above 8", ALICE)
+    assert not answer.result.complete
+    assert "RIN" in answer.result.question.unknown_words
+    assert "Not sure this is complete: 'RIN'" in answer.text
 
 
 def test_a_visible_id_that_reaches_no_target_is_never_zero_complete(service):
@@ -200,6 +201,10 @@ def test_a_visible_id_that_reaches_no_target_is_never_zero_complete(service):
     assert result.count == 0 and not result.complete
     unbound = [c for c in result.question.constraints if not c.bound]
     assert [c.values for c in unbound] == [["PXD900001"]]
+    # The answer says what the identifier is, and what plain search finds, as such.
+    answer = service.answer("which runs belong to PXD900001?", ALICE)
+    assert "'PXD900001' is the identifier of" in answer.text
+    assert "What search found instead" in answer.text and answer.citations
 
 
 def test_another_labs_id_reads_like_a_missing_one(service):
