@@ -30,7 +30,29 @@ SEARCHES = [
     "single-cell h5ad",
     "QC report",
 ]
-LIST_QUESTIONS = [
+LIST_QUESTIONS = [  # ids of lab A in the default demo lab (`labsearch demo`, seed 7, 300 runs)
+    "which runs used sample LIV-0013?",
+    "runs of sample LIV-0014",
+    "LIV-0016 was sequenced in which runs?",
+    "how many runs used sample LIV-0017?",
+    "list the sequencing runs for sample LIV-0018",
+    "how many runs on the NovaSeq?",
+    "which runs were on the HiSeq 2500?",
+    "runs on the NovaSeq 6000 not of sample LIV-0019",
+    "what did we sequence on the NovaSeq last month?",
+    "how many runs in 2025?",
+    "which files came from experiment ELN-107?",
+    "where is the processed data for ELN-107?",
+    "which files came from experiment ELN-109?",
+    "where is the raw data for ELN-112?",
+    "how many files came from experiment ELN-115?",
+    "which runs used sample LIV-0020 on the NovaSeq 6000?",
+    "which samples were sequenced in run 250530_A00814_0288_AHW74ODSX2?",
+    "which runs used sample XYZ-9999?",
+    "Sample LIV-0021: runs, but not on the HiSeq 2500",
+    "could you please list every run made from sample LIV-0022?",
+]
+QUESTIONS = [
     "which runs used sample LIV-0001?",
     "runs of sample LIV-0002",
     "LIV-0003 was sequenced in which runs?",

@@ -411,9 +411,9 @@ class EmbeddedStore:
         where = join(" AND ", [_visibility(access), compile_filter(grammar.parse(filters))], TRUE)
         if access.sees_nothing:
             return {}
-        sql = _facet_sql(normalized, where)
+        sql = _values_sql(normalized, where)
         with self._read() as conn:
-            rows = conn.execute(sql.text, [*sql.params, -1]).fetchall()  # LIMIT -1: all of them
+            rows = conn.execute(sql.text, sql.params).fetchall()
         return {str(value): count for value, count in rows}
 
     # ------------------------------------------------------------------ ranked search
@@ -633,6 +633,28 @@ def _highlights(
             marked = [fallback] if fallback else []
         found[rowid] = marked
     return found
+
+
+def _values_sql(field_name: str, where: SQL) -> SQL:
+    """Every value of one field with its asset count, no limit. Unlike a facet (which starts
+    from the assets a text query selected), this starts from the field's own rows in the side
+    table's key index, so a key few assets carry costs little however big the index is."""
+    side = value_table(field_name)
+    if side is None:
+        facet = _facet_sql(field_name, where)
+        return SQL(facet.text.removesuffix(" LIMIT ?"), facet.params)
+    kind, value, rows = side.json_type("s."), side.value("s."), side.where("s.")
+    rendered = (
+        f"CASE {kind.text} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE CAST({value.text} AS TEXT) END"
+    )
+    scalar = f"{kind.text} IN ('integer','real','text','true','false')"
+    return SQL(
+        f"SELECT {rendered} AS value, count(DISTINCT a.pk) FROM {side.table} s "
+        f"JOIN assets a ON a.pk = s.asset "
+        f"WHERE {rows.text} AND {scalar} AND {where.text} GROUP BY value ORDER BY 2 DESC, value",
+        [*rows.params, *where.params],
+    )
 
 
 def _facet_sql(field_name: str, where: SQL) -> SQL:
