@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from langchain_core.messages import HumanMessage, SystemMessage
+
 from chat_api import prompt
 from chat_api.llm import LLM
 from chat_api.verify import check_members, verify_citations
@@ -35,7 +37,9 @@ CONTEXT_ASSETS = 8
 class Service(Protocol):
     """The part of retriever.service.SearchService the answerer uses."""
 
-    def answer(self, query: str, access: Access, *, previous: Answer | None = None) -> Answer: ...
+    def answer(
+        self, query: str, access: Access, *, previous: Answer | None = None, reader: Any = None
+    ) -> Answer: ...
     def context(self, query: str, access: Access, k: int) -> list[Asset]: ...
     def citation(self, asset: Asset) -> Citation: ...
     def get_asset(self, asset_id: str, access: Access) -> Asset: ...
@@ -66,11 +70,23 @@ class Outcome:
     removed_citations: list[str] = field(default_factory=list)
 
 
+def question_reader(llm: LLM):
+    """The model as a question reader for the retriever: (system, user) -> reply text."""
+
+    def read(system: str, user: str) -> str:
+        return llm.complete([SystemMessage(system), HumanMessage(user)])
+
+    return read
+
+
 class Answerer:
     def __init__(self, service: Service, settings: Settings, llm: LLM | None) -> None:
         self.service = service
         self.settings = settings
         self.llm = llm
+        self.reader = None
+        if llm is not None and settings.question_parser == "llm":
+            self.reader = question_reader(llm)
 
     def answer(self, message: str, access: Access, turn: Turn, outcome: Outcome) -> Answer:
         final = None
@@ -93,7 +109,7 @@ class Answerer:
     def _extractive(
         self, message: str, access: Access, turn: Turn, outcome: Outcome
     ) -> Iterator[Event]:
-        answer = self.service.answer(message, access, previous=turn.previous)
+        answer = self.service.answer(message, access, previous=turn.previous, reader=self.reader)
         outcome.returned = _ids(answer.citations, answer.result)
         if answer.result is not None:
             yield Event("result", answer.result)
@@ -109,7 +125,7 @@ class Answerer:
         self, llm: LLM, message: str, access: Access, turn: Turn, outcome: Outcome, stream: bool
     ) -> Iterator[Event]:
         standalone = self._standalone(llm, message, turn)
-        base = self.service.answer(standalone, access, previous=turn.previous)
+        base = self.service.answer(standalone, access, previous=turn.previous, reader=self.reader)
         context = self.service.context(standalone, access, CONTEXT_ASSETS)
         result = base.result
         budget = llm.budget(self.settings.context_tokens)

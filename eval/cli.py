@@ -126,7 +126,9 @@ def lab(
         data = real_data or real_data_dir()
         if question_set == "real" or (question_set == "all" and data.is_dir()):
             questions = load_questions(real_questions) if real_questions else None
-            real = evaluate_real(settings, where / "real", data=data, questions=questions)
+            real = evaluate_real(
+                settings, where / "real", data=data, questions=questions, reader=_reader(settings)
+            )
             report["real"] = {
                 "data": real.data,
                 "timings": real.timings,
@@ -145,6 +147,22 @@ def lab(
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     raise typer.Exit(0 if acceptance_ok else 1)
+
+
+def _reader(settings):
+    """The language model as question reader, when LABSEARCH_QUESTION_PARSER=llm."""
+    if settings.question_parser != "llm":
+        return None
+    from chat_api.answering import question_reader
+    from chat_api.llm import build_llm
+
+    llm = build_llm(settings)
+    if llm is None:
+        raise LabsearchError(
+            "LABSEARCH_QUESTION_PARSER=llm needs a model: set LABSEARCH_LLM to local, bedrock "
+            "or openai"
+        )
+    return question_reader(llm)
 
 
 def _print_demo(summary: dict, timings: dict, *, quiet: bool) -> bool:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
 
     # Answering
     llm: Literal["extractive", "bedrock", "openai", "local"] = "extractive"
+    # "llm": the configured model reads list/count questions into the rule parser's structure,
+    # validated against the index; the rules answer when it fails. Needs LABSEARCH_LLM.
+    question_parser: Literal["rules", "llm"] = "rules"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     aws_region: str = "us-east-1"
     openai_base_url: str = "http://127.0.0.1:8080/v1"

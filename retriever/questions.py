@@ -44,7 +44,7 @@ _COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.I)
 _REFERS_BACK = re.compile(r"\b(?:those|these|them|of\s+which|the\s+same)\b", re.I)
 _CONTINUES = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+for)\b", re.I)
 _LEVEL = re.compile(r"\b(raw|processed|final)\b", re.I)
-_QUOTED = re.compile(r"[\"“”']([^\"“”']{2,80})[\"“”']")
+QUOTED = re.compile(r"[\"“”']([^\"“”']{2,80})[\"“”']")
 _CODE_WORD = re.compile(r"^(?=.*[A-Za-z])(?=(?:.*\d){3})[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SCOPE_WORDS = frozenset({"study", "project", "bioproject", "investigation", "dataset"})
 _SCOPE_KINDS = frozenset(
@@ -222,6 +222,20 @@ def understand(
     return build()
 
 
+def names_and_unexplained_words(
+    query: str,
+    *,
+    known_identifiers: Callable[[list[str]], list[str]],
+    attributes: Mapping[str, Iterable[str]],
+    today: date | None = None,
+) -> tuple[list[str], list[str]]:
+    """(the names in `query` the caller can see, the words that are neither generic nor a
+    name, value, date or entity word): what another reader of the question (a language model)
+    is given, and must account for."""
+    parsed = _Parse(query, known_identifiers, attributes, today or date.today())
+    return [m.identifier for m in parsed.ids if m.known], parsed.unknown_words
+
+
 @dataclass
 class _IdMention:
     identifier: str
@@ -318,7 +332,7 @@ class _Parse:
                 text = self.query[tokens[start].start : tokens[end - 1].end]
                 if any(ch.isdigit() for ch in text) or end - start == 1:
                     spans.setdefault(text, []).append((start, end))
-        quoted = [m.group(1).strip() for m in _QUOTED.finditer(self.query)]
+        quoted = [m.group(1).strip() for m in QUOTED.finditer(self.query)]
         for text in quoted:
             span = self._span_of(text)
             if span and span not in spans.get(text, []):
@@ -346,7 +360,7 @@ class _Parse:
 
         tokens = self.tokens
         found: list[_IdMention] = []
-        quoted = [m.group(1).strip() for m in _QUOTED.finditer(self.query)]
+        quoted = [m.group(1).strip() for m in QUOTED.finditer(self.query)]
         unknown = [*from_text(self.query), *quoted]
         # Code-like words, whole: "N295-1.raw", "MMETSP1002", "12EU.sff" (not "2026" or "IL-6").
         words = (w.strip("?!,;:()[]\"'") for w in self.query.split())
@@ -371,7 +385,7 @@ class _Parse:
         """Token indexes of quoted text that is not exactly one attribute value: kept out of
         attribute matching ("RNA-seq of Mo17 bract" is a sample's name, not RNA-Seq)."""
         reserved: set[int] = set()
-        for match in _QUOTED.finditer(self.query):
+        for match in QUOTED.finditer(self.query):
             span = self._span_of(match.group(1).strip())
             if span is None or taken.intersection(range(*span)):
                 continue

@@ -8,6 +8,7 @@ the top hits. Every call takes the caller's Access; the store enforces it inside
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from labsearch import filters as filter_grammar
 from labsearch.access import Access
 from labsearch.embeddings import Embedder
-from labsearch.errors import InvalidRequestError, NotFoundError
+from labsearch.errors import InvalidRequestError, LabsearchError, NotFoundError
 from labsearch.identifiers import query_candidates
 from labsearch.models import Answer, Citation, EntityResult, Hit, SearchRequestModel, SearchResponse
 from labsearch.schema import Asset
@@ -23,9 +24,11 @@ from labsearch.settings import Settings
 from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, SearchRequest
 from retriever import answers, resolve
 from retriever.citations import card_metadata, citation_for, links_for
-from retriever.questions import EntityQuestion, understand
+from retriever.llm_questions import InvalidReading, QuestionModel, read_question
+from retriever.questions import EntityQuestion, names_and_unexplained_words, understand
 from retriever.vocabulary import ATTRIBUTE_KEYS
 
+log = logging.getLogger(__name__)
 DEFAULT_FACETS = ("kind", "entity", "data_level", "metadata.instrument", "metadata.project")
 MAX_MEMBERS = 5000  # an entity answer larger than this is returned with complete=false
 
@@ -161,8 +164,16 @@ class SearchService:
     # Questions ------------------------------------------------------------------------------
 
     def understand(
-        self, query: str, access: Access, previous: Answer | None = None
+        self,
+        query: str,
+        access: Access,
+        previous: Answer | None = None,
+        reader: QuestionModel | None = None,
     ) -> EntityQuestion | None:
+        """The list/count question `query` asks, if any: by the rule parser, or by `reader` (a
+        language model filling the same structure) when given, validated, with the rule parser
+        as the fallback."""
+
         def known(candidates: list[str]) -> list[str]:
             if not candidates:
                 return []
@@ -170,15 +181,33 @@ class SearchService:
             present = {i for asset in found.assets for i in asset.identifiers}
             return [c for c in candidates if c in present]
 
+        dictionaries = self.value_dictionaries(access)
         prior = previous.result if previous else None
-        return understand(
+        by_rules = understand(
             query,
             known_identifiers=known,
-            attributes=self.value_dictionaries(access),
+            attributes=dictionaries,
             today=date.today(),
             previous=_question_from_result(prior),
             previous_filter=prior.filters if prior else None,
         )
+        if reader is None or previous is not None:
+            return by_rules
+        known_ids, unplaced = names_and_unexplained_words(
+            query, known_identifiers=known, attributes=dictionaries
+        )
+        try:
+            by_model = read_question(query, reader, known_ids, dictionaries)
+        except (InvalidReading, LabsearchError) as exc:
+            log.info("question reader fell back to the rules for %r: %s", query, exc)
+            return by_rules
+        if by_model is None:
+            return by_rules
+        # What the rules could not place must show up in the model's reading, or the answer is
+        # not complete: the model may have dropped a constraint as easily as the rules did.
+        said = " ".join(c.text + " " + " ".join(c.values) for c in by_model.constraints).lower()
+        by_model.unknown_words = [w for w in unplaced if w.lower() not in said]
+        return by_model
 
     def value_dictionaries(self, access: Access) -> dict[str, list[str]]:
         """Every value of each attribute key the caller may see (no top-N cut)."""
@@ -219,13 +248,20 @@ class SearchService:
         )
         return result, members
 
-    def answer(self, query: str, access: Access, *, previous: Answer | None = None) -> Answer:
+    def answer(
+        self,
+        query: str,
+        access: Access,
+        *,
+        previous: Answer | None = None,
+        reader: QuestionModel | None = None,
+    ) -> Answer:
         query = query.strip()
         if not query:
             raise InvalidRequestError(
                 "the question is empty; ask something, e.g. 'which runs used sample LIV-0042?'"
             )
-        question = self.understand(query, access, previous)
+        question = self.understand(query, access, previous, reader)
         if question is not None:
             result, members = self.entity_result(question, access)
             answer = answers.entity_answer(query, question, result, members, self.citation)

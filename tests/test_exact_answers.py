@@ -9,6 +9,7 @@ accessions are made up); `eval lab --set real` runs the same engine on public ta
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -217,3 +218,108 @@ def test_another_labs_id_reads_like_a_missing_one(service):
     ]
     result, runs = ask(service, "which runs used sample SAMN91000001?", BOB)
     assert runs == {"SRR9100001"} and result.complete
+
+
+# --- the LLM-assisted reader: the model fills the structure, the index validates it -----------
+
+
+def json_reader(reply: dict, seen: list | None = None):
+    def read(system: str, user: str) -> str:
+        if seen is not None:
+            seen.append(user)
+        return "Here is the structure:\n" + json.dumps(reply)
+
+    return read
+
+
+def test_a_model_reading_that_fits_the_index_is_answered(service):
+    question = "B73 root - what do we have on NovaSeq?"
+    assert service.answer(question, ALICE).result is None  # no entity word: the rules pass
+    reply = {
+        "target": "run",
+        "question_type": "list",
+        "constraints": [
+            {"kind": "identifier", "value": "B73 root"},
+            {"kind": "attribute", "key": "instrument", "values": ["illumina novaseq 6000"]},
+        ],
+    }
+    prompts: list[str] = []
+    answer = service.answer(question, ALICE, reader=json_reader(reply, prompts))
+    assert {m.metadata["run_id"] for m in answer.result.members} == {"SRR9000003"}
+    assert answer.result.complete
+    # The model saw the visible identifiers and the value dictionary, not other labs' values.
+    assert "- B73 root" in prompts[0] and "Illumina NovaSeq 6000" in prompts[0]
+    assert "Illumina MiSeq" not in prompts[0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"target": "run", "constraints": [{"kind": "identifier", "value": "SAMN91000001"}]},
+        {"target": "run", "constraints": [{"kind": "attribute", "key": "instrument",
+                                           "values": ["NovaSeq X Plus"]}]},
+        {"target": "run", "constraints": [{"kind": "attribute", "key": "no_such_key",
+                                           "values": ["x"]}]},
+        {"target": "virus", "constraints": []},
+        {"target": "run", "constraints": []},
+    ],
+)  # fmt: skip
+def test_a_model_reading_that_does_not_fit_falls_back_to_the_rules(service, reply):
+    question = "which runs used sample B73 root?"
+    by_rules = service.answer(question, ALICE)
+    answer = service.answer(question, ALICE, reader=json_reader(reply))
+    assert answer.result == by_rules.result
+    assert answer.result.count == 3 and answer.result.complete
+
+
+def test_words_the_model_did_not_account_for_keep_the_answer_incomplete(service):
+    reply = {"target": "run", "constraints": [{"kind": "identifier", "value": "B73 root"}]}
+    answer = service.answer("B73 root runs with RIN above 8", ALICE, reader=json_reader(reply))
+    assert answer.result.count == 3 and not answer.result.complete
+    assert "RIN" in answer.result.question.unknown_words
+
+
+def test_bedrock_reads_the_question_through_converse(service):
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from chat_api.answering import question_reader
+    from chat_api.llm import LLM
+    from chat_api.llm.bedrock import bedrock_model
+
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    reply = {
+        "target": "run",
+        "question_type": "count",
+        "constraints": [
+            {"kind": "attribute", "key": "organism", "values": ["Zea mays"]},
+            {"kind": "attribute", "key": "instrument", "values": ["PacBio RS II"],
+             "negated": True},
+        ],
+    }  # fmt: skip
+    settings = Settings(llm="bedrock")
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "converse",
+            {
+                "output": {
+                    "message": {"role": "assistant", "content": [{"text": json.dumps(reply)}]}
+                },
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 300, "outputTokens": 60, "totalTokens": 360},
+                "metrics": {"latencyMs": 400},
+            },
+            {"modelId": settings.bedrock_model_id, "messages": ANY, "system": ANY,
+             "inferenceConfig": ANY},
+        )  # fmt: skip
+        reader = question_reader(LLM(bedrock_model(settings, client), name="bedrock"))
+        answer = service.answer("how many maize runs were not made on the PacBio?", ALICE,
+                                reader=reader)  # fmt: skip
+        stubber.assert_no_pending_responses()
+    assert answer.result.question_type == "count_runs" and answer.result.count == 3
+    assert answer.result.complete

@@ -118,9 +118,10 @@ class RealResult:
 class RealEvaluator:
     """Asks each question as its user and scores the members against truth's natural keys."""
 
-    def __init__(self, service: Any, settings: Settings):
+    def __init__(self, service: Any, settings: Settings, reader: Any = None):
         self.service = service
         self.settings = settings
+        self.reader = reader  # a language model reading the questions (question_parser=llm)
         self._assets: dict[str, Any] = {}
 
     def _asset(self, asset_id: str) -> Any:
@@ -152,7 +153,7 @@ class RealEvaluator:
     def _ask(self, question: dict[str, Any]) -> RealResult:
         access = Access.for_groups(self.settings.groups_of(question["user"]), user=question["user"])
         started = time.perf_counter()
-        answer = self.service.answer(question["question"], access)
+        answer = self.service.answer(question["question"], access, reader=self.reader)
         seconds = round(time.perf_counter() - started, 4)
         expected = question["expected"]
         returned = [c.asset_id for c in answer.citations]
@@ -244,6 +245,7 @@ def evaluate_real(
     *,
     data: Path | None = None,
     questions: list[dict[str, Any]] | None = None,
+    reader: Any = None,
 ) -> RealRun:
     """Index the real data under `directory` (reused on later runs) and ask every question."""
     from indexer.jobs import run_index
@@ -272,7 +274,7 @@ def evaluate_real(
     service = SearchService.from_settings(settings)
     try:
         started = time.perf_counter()
-        results = RealEvaluator(service, settings).run(questions)
+        results = RealEvaluator(service, settings, reader).run(questions)
         timings["questions_s"] = round(time.perf_counter() - started, 2)
     finally:
         service.close()
