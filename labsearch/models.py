@@ -90,7 +90,7 @@ class UnderstoodConstraint(BaseModel):
 
     role: Literal["subject", "scope", "attribute", "date", "level"]
     field: str = Field(description='"identifier", "metadata.<key>", "metadata.date", ...')
-    operator: Literal["eq", "in", "range"] = "eq"
+    operator: Literal["eq", "in", "range", "gt", "gte", "lt", "lte"] = "eq"
     values: list[str]
     text: str = Field(description="The words of the question it came from.")
     negated: bool = False

@@ -60,6 +60,31 @@ _MONTH_NAMES = "january february march april may june july august september octo
 _MONTHS = {m: i + 1 for i, m in enumerate(f"{_MONTH_NAMES} december".split())}
 _DATE_WORDS = frozenset({"last", "this", "month", "week", "year", "since", "after", "before"})
 MAX_NGRAM = 10
+# "RIN above 8", "spots of at least 1000000", "read count < 5e6": a typed value compared.
+_COMPARISONS = {
+    "above": "gt",
+    "over": "gt",
+    "greater than": "gt",
+    "more than": "gt",
+    "higher than": "gt",
+    ">": "gt",
+    "at least": "gte",
+    ">=": "gte",
+    "below": "lt",
+    "under": "lt",
+    "less than": "lt",
+    "lower than": "lt",
+    "<": "lt",
+    "at most": "lte",
+    "<=": "lte",
+}
+_COMPARISON = re.compile(
+    r"(?<![\w>=<])(?P<op>"
+    + "|".join(sorted(map(re.escape, _COMPARISONS), key=len, reverse=True))
+    + r")\s*(?P<number>\d+(?:\.\d+)?(?:e\d+)?)\b",
+    re.I,
+)
+_LINKING_WORDS = frozenset({"of", "is", "are", "was", "were", "has", "have", "had", "with"})
 _ARTICLES = frozenset({"the", "a", "an", "this", "that", "our", "my"})
 
 
@@ -71,7 +96,7 @@ class Constraint:
     field: str  # "identifier", "metadata.<key>" (" | " between keys), "metadata.date", ...
     values: list[str]
     text: str  # the words of the question it came from
-    operator: str = "eq"  # eq | in | range
+    operator: str = "eq"  # eq | in | range | gt | gte | lt | lte
     negated: bool = False
     family: bool = False  # named by first words (a genus, a model family)
     ambiguous: bool = False  # a whole value and a family too: the family is taken, not sure
@@ -149,7 +174,11 @@ def subject_clause(identifier: str, linked_ids: Sequence[str] = ()) -> dict[str,
 
 def attribute_clause(attribute: Constraint) -> dict[str, Any]:
     keys = attribute.field.split(" | ")
-    parts = [{key: {"in": list(attribute.values)}} for key in keys]
+    if attribute.operator in _COMPARISONS.values():
+        condition: dict[str, Any] = {attribute.operator: float(attribute.values[0])}
+    else:
+        condition = {"in": list(attribute.values)}
+    parts = [{key: condition} for key in keys]
     return parts[0] if len(parts) == 1 else {"or": parts}
 
 
@@ -181,7 +210,9 @@ def understand(
     found_instruments = sorted(
         {v for a in parsed.attributes if not a.negated for v in a.values_of("metadata.instrument")}
     )
-    constrained = bool(parsed.ids or parsed.attributes or parsed.date_from or parsed.date_to)
+    constrained = bool(
+        parsed.ids or parsed.attributes or parsed.comparisons or parsed.date_from or parsed.date_to
+    )
 
     def build(**overrides: Any) -> EntityQuestion:
         values: dict[str, Any] = {
@@ -190,7 +221,7 @@ def understand(
             "subject_ids": subject_ids,
             "excluded_ids": excluded,
             "instruments": found_instruments,
-            "attributes": [a.constraint for a in parsed.attributes],
+            "attributes": [a.constraint for a in parsed.attributes] + parsed.comparisons,
             "date_from": parsed.date_from,
             "date_to": parsed.date_to,
             "data_level": parsed.level,
@@ -229,11 +260,18 @@ def names_and_unexplained_words(
     attributes: Mapping[str, Iterable[str]],
     today: date | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(the names in `query` the caller can see, the words that are neither generic nor a
-    name, value, date or entity word): what another reader of the question (a language model)
-    is given, and must account for."""
+    """(the names in `query` the caller can see, what another reader of the question (a
+    language model) must account for: the words that are neither generic nor a name, value,
+    date or entity word, and the attribute values and comparisons the rules found)."""
     parsed = _Parse(query, known_identifiers, attributes, today or date.today())
-    return [m.identifier for m in parsed.ids if m.known], parsed.unknown_words
+    # An attribute the rules found is accounted for by its words or by any value it stands for
+    # ("maize" by "Zea mays"): alternatives joined by " | ".
+    placed = [
+        " | ".join([m.mention.text, *(v for vs in m.mention.fields.values() for v in vs)])
+        for m in parsed.attributes
+    ]
+    placed += [c.text for c in parsed.comparisons]
+    return [m.identifier for m in parsed.ids if m.known], parsed.unknown_words + placed
 
 
 @dataclass
@@ -309,6 +347,8 @@ class _Parse:
         _, mentions = find_attributes(query, dictionaries, skip=taken)
         self.attributes = [_AttributeFound(m) for m in mentions]
         taken |= {i for m in mentions for i in m.tokens()}
+        self.comparisons = self._comparisons(taken)
+        taken |= self._compared
         self.ids = sorted([*self.ids, *self._unseen_ids(taken)], key=lambda m: m.start)
         self._roles()
         taken |= {i for m in self.ids for i in range(m.start, m.end)}
@@ -380,6 +420,51 @@ class _Parse:
             found.append(_IdMention(text, *span, known=False))
             taken.update(range(*span))
         return found
+
+    def _comparisons(self, taken: set[int]) -> list[Constraint]:
+        """Numeric comparisons on a typed value ("RIN above 8"): the words right before the
+        operator name the key, tried in the spellings metadata keys take (RIN, read_count...)."""
+        self._compared: set[int] = set()
+        found = []
+        for match in _COMPARISON.finditer(self.query):
+            op_span = self._span_of_at(match.start("op"), match.end("number"))
+            if op_span is None:
+                continue
+            last = op_span[0]  # the key's words end here, after "of", "is", "has" ...
+            while last > 0 and self.tokens[last - 1].key in _LINKING_WORDS:
+                last -= 1
+            first = last
+            while (
+                first > 0
+                and last - first < 3
+                and first - 1 not in taken
+                and self.tokens[first - 1].key not in GENERIC_WORDS
+            ):
+                first -= 1
+            if first == last:
+                continue
+            words = [t.text for t in self.tokens[first:last]]
+            found.append(
+                Constraint(
+                    role="attribute",
+                    field=" | ".join(f"metadata.{k}" for k in _key_spellings(words)),
+                    values=[match.group("number")],
+                    text=self.query[self.tokens[first].start : match.end("number")],
+                    operator=_COMPARISONS[match.group("op").lower()],
+                )
+            )
+            self._compared.update(range(first, op_span[1]))
+        return found
+
+    def _span_of_at(self, start: int, end: int) -> tuple[int, int] | None:
+        """Token span of the characters start..end of the question (operators like ">" are
+        no tokens: the span starts at the next token)."""
+        inside = [i for i, t in enumerate(self.tokens) if t.end > start and t.start < end]
+        if not inside:
+            return None
+        before = [i for i, t in enumerate(self.tokens) if t.end <= start]
+        first = before[-1] + 1 if before else 0
+        return first, inside[-1] + 1
 
     def _quoted_names(self, whole: list[AttributeMention], taken: set[int]) -> set[int]:
         """Token indexes of quoted text that is not exactly one attribute value: kept out of
@@ -507,7 +592,7 @@ class _Parse:
 
     def _unknown(self) -> list[str]:
         explained = {i for m in [*self.ids, *self.attributes] for i in range(m.start, m.end)}
-        explained |= self.labels
+        explained |= self.labels | self._compared
         unknown = []
         for i, token in enumerate(self.tokens):
             key = token.key
@@ -558,6 +643,23 @@ def _same_values(a: Any, b: Any) -> bool:
     if isinstance(a, _AttributeFound) and isinstance(b, _AttributeFound):
         return a.mention.fields == b.mention.fields
     return False
+
+
+def _key_spellings(words: list[str]) -> list[str]:
+    """How a metadata key named by `words` may be spelled: RIN, rin, read_count, ReadCount..."""
+    lower = [w.lower() for w in words]
+    forms = {
+        " ".join(words),
+        "_".join(words),
+        "".join(words),
+        "_".join(lower),
+        "".join(lower),
+        " ".join(lower),
+        "".join(w.capitalize() for w in lower),
+        lower[0] + "".join(w.capitalize() for w in lower[1:]),
+        "_".join(words).upper(),
+    }
+    return sorted(forms)
 
 
 def _name_like(token: Token) -> bool:

@@ -75,6 +75,10 @@ def mark_unbound(
             if store.match({"identifiers": identifier}, access, limit=1).count == 0:
                 continue  # nothing visible carries it: "none you can see", like a missing id
             clause = bindings.get(identifier) or subject_clause(identifier)
+        elif constraint.operator in ("gt", "gte", "lt", "lte"):
+            # A comparison binds when the target carries the key; no value passing is an answer.
+            keys = constraint.field.split(" | ")
+            clause = {"or": [{key: {"exists": True}} for key in keys]}
         elif constraint.role == "attribute" and constraint.field.startswith("metadata."):
             clause = attribute_clause(constraint)
         elif constraint.role == "level":

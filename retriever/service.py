@@ -206,7 +206,11 @@ class SearchService:
         # What the rules could not place must show up in the model's reading, or the answer is
         # not complete: the model may have dropped a constraint as easily as the rules did.
         said = " ".join(c.text + " " + " ".join(c.values) for c in by_model.constraints).lower()
-        by_model.unknown_words = [w for w in unplaced if w.lower() not in said]
+        by_model.unknown_words = [
+            w.split(" | ")[0]
+            for w in unplaced
+            if not any(alternative.lower() in said for alternative in w.split(" | "))
+        ]
         return by_model
 
     def value_dictionaries(self, access: Access) -> dict[str, list[str]]:

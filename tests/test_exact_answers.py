@@ -84,7 +84,9 @@ RUNINFO = [
     ),
 ]
 COLUMNS = ["Run", "Experiment", "LibraryStrategy", "LibraryLayout", "Model", "BioProject",
-           "Sample", "BioSample", "ScientificName", "SampleName"]  # fmt: skip
+           "Sample", "BioSample", "ScientificName", "SampleName", "spots"]  # fmt: skip
+SPOTS = {"SRR9000001": 900, "SRR9000002": 12000, "SRR9000003": 30000, "SRR9000004": 500,
+         "SRR9000005": 7000, "SRR9100001": 100}  # fmt: skip
 OTHER_LAB = [
     ("SRR9100001", "SRX910001", "RNA-Seq", "PAIRED", "Illumina MiSeq", "PRJNA910001",
      "SRS910001", "SAMN91000001", "Homo sapiens", "donor 7"),
@@ -104,7 +106,7 @@ def _write_table(path, rows):
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        writer.writerows([*row, SPOTS[row[0]]] for row in rows)
 
 
 @pytest.fixture(scope="module")
@@ -188,11 +190,23 @@ def test_files_of_a_sample_within_a_study_and_samples_of_a_file(service):
     assert [n.split(":")[0] for n in names] == ["Sample 2"] and result.complete
 
 
+def test_numeric_comparisons_on_typed_values(service):
+    result, runs = ask(service, "runs of sample B73 root with spots above 10000")
+    assert runs == {"SRR9000002", "SRR9000003"} and result.complete
+    [spots] = [c for c in result.question.constraints if c.operator == "gt"]
+    assert spots.values == ["10000"] and "metadata.spots" in spots.field
+    result, runs = ask(service, "how many Zea mays runs have spots of at most 900?")
+    assert runs == {"SRR9000001", "SRR9000004"} and result.count == 2 and result.complete
+    # A key no run carries is not a comparison that found nothing: the answer is not sure.
+    result, _ = ask(service, "runs of sample B73 root with RIN above 8")
+    assert not result.complete
+
+
 def test_words_not_understood_make_the_answer_incomplete(service):
-    answer = service.answer("runs of sample B73 root with RIN above 8", ALICE)
-    assert not answer.result.complete
-    assert "RIN" in answer.result.question.unknown_words
-    assert "Not sure this is complete: 'RIN'" in answer.text
+    answer = service.answer("runs of sample B73 root from the greenhouse trial", ALICE)
+    assert not answer.result.complete and answer.result.count == 3
+    assert answer.result.question.unknown_words == ["greenhouse", "trial"]
+    assert "Not sure this is complete: 'greenhouse', 'trial'" in answer.text
 
 
 def test_a_visible_id_that_reaches_no_target_is_never_zero_complete(service):
@@ -274,9 +288,13 @@ def test_a_model_reading_that_does_not_fit_falls_back_to_the_rules(service, repl
 
 def test_words_the_model_did_not_account_for_keep_the_answer_incomplete(service):
     reply = {"target": "run", "constraints": [{"kind": "identifier", "value": "B73 root"}]}
-    answer = service.answer("B73 root runs with RIN above 8", ALICE, reader=json_reader(reply))
-    assert answer.result.count == 3 and not answer.result.complete
-    assert "RIN" in answer.result.question.unknown_words
+    for question, dropped in (
+        ("B73 root runs from the greenhouse trial", "greenhouse"),
+        ("B73 root runs with spots above 10000", "spots above 10000"),  # the rules saw it
+    ):
+        answer = service.answer(question, ALICE, reader=json_reader(reply))
+        assert answer.result.count == 3 and not answer.result.complete
+        assert dropped in answer.result.question.unknown_words
 
 
 def test_bedrock_reads_the_question_through_converse(service):
