@@ -47,17 +47,75 @@ def subject_binding(
         for a in carriers.assets
         if identifier in own_names(a) and (a.entity is None or a.entity.value != target)
     ]
-    linked = sorted({link.target for record in records for link in record.links})
-    forward = [
-        a.id
-        for a in store.get_many(linked, access)
-        if (a.entity.value if a.entity else None) == target
-        or (target == "package" and a.kind.value == "package")
-    ]
     clause = subject_clause(identifier, [r.id for r in records])
-    if forward:
-        clause["or"].append({"id": {"in": forward}})
+    reached = walk(store, records, target, access, down=True)
+    reached += walk(store, records, target, access, down=False)
+    if reached:
+        clause["or"].append({"id": {"in": sorted(set(reached))}})
     return clause
+
+
+# A link a --rel--> b makes a the child of b for these relations (a run uses a sample, an entry
+# is part of a package, processed data derives from raw) and b the child of a for the others
+# (a run produced a file, an experiment record describes a package).
+CHILD_TO_PARENT = ("uses_sample", "part_of", "derived_from")
+PARENT_TO_CHILD = ("produced", "describes")
+MAX_HOPS = 3
+MAX_FRONTIER = 2000
+
+
+def _is_target(asset: Asset, target: str) -> bool:
+    if target == "package":
+        return asset.kind.value == "package"
+    return asset.entity is not None and asset.entity.value == target
+
+
+def _passes_on(asset: Asset, rel: str) -> bool:
+    """Whether what lies beyond `asset` is still of the subject: containment (a study's assays'
+    files) is transitive, and so is a run (its files come from every sample it used); an
+    experiment record that used many samples is not (its other runs used other samples)."""
+    return rel == "part_of" or (asset.entity is not None and asset.entity.value == "run")
+
+
+def walk(
+    store: AssetStore, start: list[Asset], target: str, access: Access, *, down: bool
+) -> list[str]:
+    """Ids of the nearest assets of `target` below `start` (its children, their children...:
+    sample -> run -> file, study -> assay -> file) or above it (file -> run -> sample), within
+    MAX_HOPS, in one direction only and only through runs and containers, so a sample's
+    siblings never come in through a shared run or experiment."""
+    seen = {a.id for a in start}
+    frontier = list(start)
+    # Children point at their parents with CHILD_TO_PARENT links; parents at their children
+    # with PARENT_TO_CHILD ones. Going down, follow the first kind inward, the second outward.
+    inward, outward = CHILD_TO_PARENT, PARENT_TO_CHILD
+    if not down:
+        inward, outward = outward, inward
+    for _ in range(MAX_HOPS):
+        if not frontier:
+            return []
+        ids = {a.id for a in frontier}
+        reached: dict[str, tuple[Asset, str]] = {}
+        pointing = store.match(
+            {"or": [{f"links.{rel}": {"in": sorted(ids)}} for rel in inward]},
+            access,
+            limit=MAX_FRONTIER,
+        ).assets
+        for asset in pointing:
+            rel = next(
+                k.rel.value for k in asset.links if k.target in ids and k.rel.value in inward
+            )
+            reached.setdefault(asset.id, (asset, rel))
+        rels = {k.target: k.rel.value for a in frontier for k in a.links if k.rel.value in outward}
+        for asset in store.get_many(sorted(rels), access):
+            reached.setdefault(asset.id, (asset, rels[asset.id]))
+        following = [(a, rel) for a, rel in reached.values() if a.id not in seen]
+        seen.update(a.id for a, _ in following)
+        found = [a.id for a, _ in following if _is_target(a, target)]
+        if found:
+            return found
+        frontier = [a for a, rel in following if _passes_on(a, rel)][:MAX_FRONTIER]
+    return []
 
 
 def mark_unbound(
