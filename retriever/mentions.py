@@ -135,8 +135,28 @@ def find_attributes(
                     match.setdefault(key, set()).update(values)
             text = question[tokens[start].start : tokens[end - 1].end]
             fields = {key: sorted(values) for key, values in sorted(match.items())}
-            ambiguous = exact is not None and family is not None
+            ambiguous = bool(
+                exact and family and any(exact[k] != family[k] for k in exact if k in family)
+            )
             found.append(AttributeMention(fields, start, end, text, family is not None, ambiguous))
             taken.update(span)
     found.sort(key=lambda m: m.start)
-    return tokens, found
+    return tokens, _join_vendors(tokens, found)
+
+
+def _join_vendors(tokens: list[Token], found: list[AttributeMention]) -> list[AttributeMention]:
+    """A vendor word right before another mention belongs to it: "Illumina NextSeq 500" is the
+    NextSeq 500 (whose value may say no vendor), not Illumina-anything and a NextSeq 500."""
+    joined: list[AttributeMention] = []
+    for mention in found:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.end == mention.start
+            and all(t.key in VENDOR_WORDS for t in tokens[previous.start : previous.end])
+        ):
+            joined.pop()
+            mention.start = previous.start
+            mention.text = f"{previous.text} {mention.text}"
+        joined.append(mention)
+    return joined

@@ -145,7 +145,7 @@ class EntityQuestion:
         for identifier in self.excluded_ids:
             clauses.append({"not": bindings.get(identifier) or subject_clause(identifier)})
         if self.instruments and not any(
-            a.field == "metadata.instrument" and not a.negated for a in self.attributes
+            "metadata.instrument" in a.field.split(" | ") and not a.negated for a in self.attributes
         ):
             clauses.append({"metadata.instrument": {"in": list(self.instruments)}})
         for attribute in self.attributes:
@@ -625,7 +625,7 @@ class _Parse:
         ]
         found += question.attributes
         if question.instruments and not any(
-            a.field == "metadata.instrument" for a in question.attributes
+            "metadata.instrument" in a.field.split(" | ") for a in question.attributes
         ):
             found.append(
                 Constraint("attribute", "metadata.instrument", question.instruments, "instrument")

@@ -207,5 +207,6 @@ _GENERIC_TEXT = """
     srr err drr srx erx drx srs ers drs srp erp samn samea prjna prjeb gsm gse pxd sra ena geo
     called labelled labeled tagged pls plz feed feeds fed times time went go goes gone into onto
     aren weren isn wasn don doesn didn haven hasn hadn won wouldn couldn shouldn t s
+    contribute contributes contributed multiplexed pooled loaded went
 """
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
