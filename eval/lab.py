@@ -275,6 +275,18 @@ def demo_settings(base: Settings, config: Path, home: Path) -> Settings:
     )
 
 
+def index_own(settings: Settings, sources: list[str]) -> list[Any]:
+    """Index an evaluation's own sources into its own home; a cached index from another
+    labsearch version or model is ours too, so it is rebuilt (embeddings come from the cache,
+    so this costs little)."""
+    from indexer.jobs import run_index
+
+    try:
+        return run_index(settings, sources)
+    except (ConfigError, ModelMismatchError):
+        return run_index(settings, sources, rebuild=True)
+
+
 @dataclass
 class LabRun:
     summary: dict[str, Any]
@@ -297,7 +309,6 @@ def evaluate_lab(
     from; with them (e.g. a small lab in tests) and no `questions`, the questions are generated
     from that lab's truth by eval/make_lab_questions.py.
     """
-    from indexer.jobs import run_index
     from retriever.service import SearchService
     from shell.demo.run import build_or_reuse
     from shell.demo.truth import load_truth
@@ -316,12 +327,7 @@ def evaluate_lab(
     timings["build_s"] = round(time.perf_counter() - started, 2)
     settings = demo_settings(base, lab.config, directory / "home")
     started = time.perf_counter()
-    try:
-        reports = run_index(settings, list(lab.sources))
-    except (ConfigError, ModelMismatchError):
-        # A cached index from another labsearch version or model: it is ours, rebuild it
-        # (embeddings come from the cache, so this costs little).
-        reports = run_index(settings, list(lab.sources), rebuild=True)
+    reports = index_own(settings, list(lab.sources))
     timings["index_s"] = round(time.perf_counter() - started, 2)
     failed = [f"{r.source}: {r.errors[:3]}" for r in reports if not r.ok]
     if failed:

@@ -28,7 +28,7 @@ from eval.jsonl import read_objects
 from eval.metrics import mean, set_scores
 from eval.real import truth
 from labsearch.access import Access
-from labsearch.errors import ConfigError, InvalidRequestError, ModelMismatchError
+from labsearch.errors import ConfigError, InvalidRequestError
 from labsearch.settings import AccessRule, Settings, UserConfig
 
 QUESTIONS_PATH = Path(__file__).parent.parent / "data" / "real_questions.jsonl"
@@ -248,7 +248,7 @@ def evaluate_real(
     reader: Any = None,
 ) -> RealRun:
     """Index the real data under `directory` (reused on later runs) and ask every question."""
-    from indexer.jobs import run_index
+    from eval.lab import index_own
     from retriever.service import SearchService
 
     root = (data or real_data_dir()).resolve()
@@ -265,10 +265,7 @@ def evaluate_real(
     settings = real_settings(base, root, directory / "home")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    try:
-        reports = run_index(settings, list(uris))
-    except (ConfigError, ModelMismatchError):
-        reports = run_index(settings, list(uris), rebuild=True)
+    reports = index_own(settings, list(uris))
     timings["index_s"] = round(time.perf_counter() - started, 2)
     failed = [f"{r.source}: {r.errors[:3]}" for r in reports if not r.ok]
     service = SearchService.from_settings(settings)
