@@ -11,7 +11,16 @@ from fastapi import APIRouter, FastAPI
 from chat_api import errors
 from chat_api.limits import BodySizeLimit
 from chat_api.llm import LLM
-from chat_api.routes import assets, auth, chat, conversations, feedback, health, search
+from chat_api.routes import (
+    assets,
+    auth,
+    chat,
+    conversations,
+    downloads,
+    feedback,
+    health,
+    search,
+)
 from chat_api.state import ApiState
 from labsearch.settings import Settings, get_settings
 
@@ -40,7 +49,7 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, auth, search, chat, conversations, feedback, assets):
+    for module in (health, auth, search, chat, conversations, feedback, assets, downloads):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

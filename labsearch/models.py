@@ -23,6 +23,9 @@ class AssetLinks(BaseModel):
     eln_url: str | None = None
     file_url: str | None = None
     presign: str | None = Field(default=None, description="API path that returns a download link")
+    download: str | None = Field(
+        default=None, description="API path that streams the file's bytes (GET /v1/download/...)"
+    )
 
 
 class Hit(BaseModel):
@@ -72,6 +75,7 @@ class Citation(BaseModel):
     catalog_url: str | None = None
     eln_url: str | None = None
     file_url: str | None = None
+    download_url: str | None = Field(default=None, description="API path serving the bytes.")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -83,6 +87,7 @@ class Member(BaseModel):
     entity: Entity | None = None
     kind: AssetKind
     metadata: dict[str, Any] = Field(default_factory=dict)
+    links: AssetLinks = Field(default_factory=AssetLinks)
 
 
 class UnderstoodConstraint(BaseModel):

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # Links in citations
     catalog_url: str | None = Field(default=None, description="Quilt catalog, e.g. https://q.lab")
     presign_expiry_seconds: int = 900
+    # Directories outside a source's own from which `GET /v1/download` may also serve files
+    # (a Quilt registry whose entries point at bytes elsewhere on the disk).
+    download_roots: list[Path] = Field(default_factory=list)
 
     # Sources
     elabftw_api_key: SecretStr | None = None

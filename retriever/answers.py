@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from labsearch.models import Answer, Citation, EntityResult, Member
+from labsearch.models import Answer, AssetLinks, Citation, EntityResult, Member
 from labsearch.schema import Asset
 from retriever.citations import card_metadata
 from retriever.questions import EntityQuestion
@@ -17,13 +17,14 @@ MAX_CITED_MEMBERS = 200
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def member(asset: Asset) -> Member:
+def member(asset: Asset, links: AssetLinks | None = None) -> Member:
     return Member(
         id=asset.id,
         title=asset.title,
         entity=asset.entity,
         kind=asset.kind,
         metadata=card_metadata(asset),
+        links=links or AssetLinks(),
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 from labsearch.models import AssetLinks, Citation
 from labsearch.schema import Asset
+from retriever.downloads import servable_path
 
 # Metadata shown on citation cards: the facts a scientist checks first.
 CARD_KEYS = ("samples", "run_id", "instrument", "date", "experiment_id", "project", "organism")
@@ -45,7 +48,14 @@ def file_url(asset: Asset) -> str | None:
     return None
 
 
-def links_for(asset: Asset, catalog: str | None) -> AssetLinks:
+def download_url(asset: Asset, roots: Sequence[Path] = ()) -> str | None:
+    """The API path that serves the asset's bytes, when this service may serve them."""
+    if servable_path(asset, roots) is None:
+        return None
+    return f"/v1/download/{quote(asset.id, safe='')}"
+
+
+def links_for(asset: Asset, catalog: str | None, roots: Sequence[Path] = ()) -> AssetLinks:
     uri = s3_uri(asset)
     return AssetLinks(
         s3_uri=uri,
@@ -53,6 +63,7 @@ def links_for(asset: Asset, catalog: str | None) -> AssetLinks:
         eln_url=asset.provenance.eln_url,
         file_url=file_url(asset),
         presign=f"/v1/assets/{quote(asset.id, safe='')}/presign" if uri else None,
+        download=download_url(asset, roots),
     )
 
 
@@ -60,8 +71,8 @@ def card_metadata(asset: Asset) -> dict:
     return {key: asset.metadata[key] for key in CARD_KEYS if key in asset.metadata}
 
 
-def citation_for(asset: Asset, catalog: str | None) -> Citation:
-    links = links_for(asset, catalog)
+def citation_for(asset: Asset, catalog: str | None, roots: Sequence[Path] = ()) -> Citation:
+    links = links_for(asset, catalog, roots)
     prov = asset.provenance
     return Citation(
         asset_id=asset.id,
@@ -78,5 +89,6 @@ def citation_for(asset: Asset, catalog: str | None) -> Citation:
         catalog_url=links.catalog_url,
         eln_url=links.eln_url,
         file_url=links.file_url,
+        download_url=links.download,
         metadata=card_metadata(asset),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from labsearch import filters as filter_grammar
@@ -18,12 +19,21 @@ from labsearch.access import Access
 from labsearch.embeddings import Embedder
 from labsearch.errors import InvalidRequestError, LabsearchError, NotFoundError
 from labsearch.identifiers import query_candidates
-from labsearch.models import Answer, Citation, EntityResult, Hit, SearchRequestModel, SearchResponse
+from labsearch.models import (
+    Answer,
+    AssetLinks,
+    Citation,
+    EntityResult,
+    Hit,
+    SearchRequestModel,
+    SearchResponse,
+)
 from labsearch.schema import Asset
 from labsearch.settings import Settings
 from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, SearchRequest
 from retriever import answers, resolve
 from retriever.citations import card_metadata, citation_for, links_for
+from retriever.downloads import servable_path
 from retriever.llm_questions import InvalidReading, QuestionModel, read_question
 from retriever.questions import EntityQuestion, names_and_unexplained_words, understand
 from retriever.vocabulary import ATTRIBUTE_KEYS
@@ -157,7 +167,7 @@ class SearchService:
             identifiers=asset.identifiers[:20],
             metadata=card_metadata(asset),
             highlights=list(highlights),
-            links=links_for(asset, self.settings.catalog_url),
+            links=self.links(asset),
             exact=exact,
         )
 
@@ -244,7 +254,7 @@ class SearchService:
             question_type=f"{question.question_type}_{question.target}s",
             subject=question.subject,
             entity=None if question.target == "package" else question.target,
-            members=[answers.member(a) for a in members],
+            members=[answers.member(a, self.links(a)) for a in members],
             count=matched.count,
             complete=matched.count == len(members) and understood,
             filters=query_filter,
@@ -297,7 +307,19 @@ class SearchService:
         return [by_id[h.id] for h in hits if h.id in by_id]
 
     def citation(self, asset: Asset) -> Citation:
-        return citation_for(asset, self.settings.catalog_url)
+        return citation_for(asset, self.settings.catalog_url, self.settings.download_roots)
+
+    def links(self, asset: Asset) -> AssetLinks:
+        return links_for(asset, self.settings.catalog_url, self.settings.download_roots)
+
+    def download(self, asset_id: str, access: Access) -> tuple[Asset, Path]:
+        """The asset and the real path of its bytes; NotFoundError, the same as for a missing
+        asset, when it may not be seen or has no bytes this service may serve."""
+        asset = self.get_asset(asset_id, access)
+        path = servable_path(asset, self.settings.download_roots)
+        if path is None:
+            raise NotFoundError(f"no downloadable file for asset {asset_id!r}")
+        return asset, path
 
     def get_asset(self, asset_id: str, access: Access) -> Asset:
         asset = self.store.get(asset_id, access)

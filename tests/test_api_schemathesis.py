@@ -37,15 +37,36 @@ S3_OBJECT = Asset(
 )
 
 
+LOCAL_FILE_ID: list[str] = []  # set by the app fixture: a file of bob's on this disk
+
+
+def local_file(root) -> Asset:
+    data = root / "data"
+    data.mkdir()
+    (data / "counts.tsv").write_text("gene\tKID-0007\nUmod\t812\n")
+    asset = Asset(
+        id=f"file://{data}/counts.tsv",
+        source=f"file://{data}",
+        kind="file",
+        entity="file",
+        title="counts.tsv",
+        provenance=Provenance(source=f"file://{data}", path=str(data / "counts.tsv")),
+        groups=["lab-b"],
+    )
+    LOCAL_FILE_ID[:] = [asset.id]
+    return asset
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    settings = api_settings(tmp_path_factory.mktemp("schemathesis-home"))
+    root = tmp_path_factory.mktemp("schemathesis-home")
+    settings = api_settings(root)
     with pytest.MonkeyPatch.context() as patch:
         # Presigning signs locally; any credentials do (the link is never fetched here).
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         service = build_service(settings, embedder)
-        add_assets(service.store, embedder, [S3_OBJECT])
+        add_assets(service.store, embedder, [S3_OBJECT, local_file(root)])
         yield create_app(settings, service)
 
 
@@ -76,7 +97,11 @@ def real_ids(case, client: TestClient) -> None:
             case.body["conversation_id"] = chat["conversation_id"]
             case.body["message_id"] = chat["message_id"]
     if "asset_id" in params:
-        asset_id = S3_OBJECT.id if case.operation.path.endswith("/presign") else B_SAMPLE
+        asset_id = B_SAMPLE
+        if case.operation.path.endswith("/presign"):
+            asset_id = S3_OBJECT.id
+        elif case.operation.path.startswith("/v1/download/"):
+            asset_id = LOCAL_FILE_ID[0]
         # Encoded here: schemathesis leaves '/' as is, and clients collapse the '//' of 's3://'.
         params["asset_id"] = quote(asset_id, safe="")
 

@@ -9,12 +9,10 @@ must be percent-encoded (or the client drops them), and some clients collapse th
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter
 
 from chat_api.deps import CurrentUser, State
-from labsearch.models import AssetLinks, AssetResponse, ErrorBody, PresignResponse
+from labsearch.models import AssetResponse, ErrorBody, PresignResponse
 
 router = APIRouter(
     prefix="/assets",
@@ -23,10 +21,6 @@ router = APIRouter(
 )
 
 ID_DOC = "Percent-encode the id (quote(id, safe='')): it contains '/', ':' and '#'."
-
-
-def asset_path(asset_id: str) -> str:
-    return "/v1/assets/" + quote(asset_id, safe="")
 
 
 @router.post(
@@ -51,14 +45,6 @@ def presign(asset_id: str, access: CurrentUser, state: State) -> PresignResponse
 )
 def get_asset(asset_id: str, access: CurrentUser, state: State) -> AssetResponse:
     asset = state.service.get_asset(asset_id, access)
-    citation = state.service.citation(asset)
-    s3 = citation.s3_uri or asset.provenance.s3_uri
-    links = AssetLinks(
-        s3_uri=s3,
-        catalog_url=citation.catalog_url,
-        eln_url=citation.eln_url,
-        file_url=citation.file_url,
-        presign=asset_path(asset.id) + "/presign" if s3 else None,
-    )
+    links = state.service.links(asset)
     state.audit.record(user=access.user, action="asset", returned=[asset.id])
     return AssetResponse(asset=asset, links=links)
