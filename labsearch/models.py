@@ -26,6 +26,14 @@ class AssetLinks(BaseModel):
     download: str | None = Field(
         default=None, description="API path that streams the file's bytes (GET /v1/download/...)"
     )
+    manifest: str | None = Field(
+        default=None, description="API path of the package manifest at the cited top hash"
+    )
+    record: str | None = Field(default=None, description="API path of the ELN record as JSON")
+    quilt3_command: str | None = Field(
+        default=None, description="Shell command installing exactly the cited revision"
+    )
+    python: str | None = Field(default=None, description="quilt3 code opening that revision")
 
 
 class Hit(BaseModel):
@@ -76,6 +84,10 @@ class Citation(BaseModel):
     eln_url: str | None = None
     file_url: str | None = None
     download_url: str | None = Field(default=None, description="API path serving the bytes.")
+    manifest_url: str | None = None
+    record_url: str | None = None
+    quilt3_command: str | None = None
+    python: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from labsearch.models import AssetLinks, Citation
 from labsearch.schema import Asset
 from retriever.downloads import servable_path
+from retriever.exact_versions import manifest_path, python_snippet, quilt3_command
 
 # Metadata shown on citation cards: the facts a scientist checks first.
 CARD_KEYS = ("samples", "run_id", "instrument", "date", "experiment_id", "project", "organism")
@@ -64,7 +65,15 @@ def links_for(asset: Asset, catalog: str | None, roots: Sequence[Path] = ()) -> 
         file_url=file_url(asset),
         presign=f"/v1/assets/{quote(asset.id, safe='')}/presign" if uri else None,
         download=download_url(asset, roots),
+        manifest=f"/v1/manifest/{quote(asset.id, safe='')}" if manifest_path(asset) else None,
+        record=f"/v1/record/{quote(asset.id, safe='')}" if _is_eln(asset) else None,
+        quilt3_command=quilt3_command(asset),
+        python=python_snippet(asset),
     )
+
+
+def _is_eln(asset: Asset) -> bool:
+    return asset.source.startswith("eln+file://") and bool(asset.provenance.record_id)
 
 
 def card_metadata(asset: Asset) -> dict:
@@ -90,5 +99,9 @@ def citation_for(asset: Asset, catalog: str | None, roots: Sequence[Path] = ()) 
         eln_url=links.eln_url,
         file_url=links.file_url,
         download_url=links.download,
+        manifest_url=links.manifest,
+        record_url=links.record,
+        quilt3_command=links.quilt3_command,
+        python=links.python,
         metadata=card_metadata(asset),
     )

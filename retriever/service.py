@@ -34,6 +34,7 @@ from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, Se
 from retriever import answers, resolve
 from retriever.citations import card_metadata, citation_for, links_for
 from retriever.downloads import servable_path
+from retriever.exact_versions import eln_record, manifest_path
 from retriever.llm_questions import InvalidReading, QuestionModel, read_question
 from retriever.questions import EntityQuestion, names_and_unexplained_words, understand
 from retriever.vocabulary import ATTRIBUTE_KEYS
@@ -320,6 +321,23 @@ class SearchService:
         if path is None:
             raise NotFoundError(f"no downloadable file for asset {asset_id!r}")
         return asset, path
+
+    def manifest(self, asset_id: str, access: Access) -> tuple[Asset, Path]:
+        """The manifest of the package revision an asset cites (a package or one of its
+        entries), from a local registry; NotFoundError like a missing asset otherwise."""
+        asset = self.get_asset(asset_id, access)
+        path = manifest_path(asset)
+        if path is None:
+            raise NotFoundError(f"no manifest for asset {asset_id!r} on this server")
+        return asset, path
+
+    def record(self, asset_id: str, access: Access) -> tuple[Asset, dict]:
+        """An ELN record as the export holds it."""
+        asset = self.get_asset(asset_id, access)
+        record = eln_record(asset)
+        if record is None:
+            raise NotFoundError(f"no exported record for asset {asset_id!r}")
+        return asset, record
 
     def get_asset(self, asset_id: str, access: Access) -> Asset:
         asset = self.store.get(asset_id, access)

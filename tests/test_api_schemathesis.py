@@ -38,6 +38,7 @@ S3_OBJECT = Asset(
 
 
 LOCAL_FILE_ID: list[str] = []  # set by the app fixture: a file of bob's on this disk
+LOCAL_IDS: dict[str, str] = {}  # route prefix -> an id of bob's that route serves
 
 
 def local_file(root) -> Asset:
@@ -57,6 +58,43 @@ def local_file(root) -> Asset:
     return asset
 
 
+def local_registry_and_export(root) -> list[Asset]:
+    """A package revision in a local registry and an ELN record in an export, both bob's."""
+    top_hash = "ab" * 32
+    registry = root / "registry"
+    (registry / ".quilt" / "packages").mkdir(parents=True)
+    (registry / ".quilt" / "packages" / top_hash).write_text('{"version": "v0"}\n')
+    export = root / "export.jsonl"
+    export.write_text('{"id": "NOTE-0009", "title": "kidney note"}\n')
+    package = Asset(
+        id=f"quilt:file://{registry}#lab-b/tiny",
+        source=f"quilt+file://{registry}",
+        kind="package",
+        entity="dataset",
+        title="lab-b/tiny",
+        provenance=Provenance(
+            source=f"quilt+file://{registry}",
+            registry=f"file://{registry}",
+            package="lab-b/tiny",
+            top_hash=top_hash,
+        ),
+        groups=["lab-b"],
+    )
+    record = Asset(
+        id="eln:export:NOTE-0009",
+        source=f"eln+file://{export}",
+        kind="experiment",
+        entity="experiment",
+        title="NOTE-0009 kidney note",
+        provenance=Provenance(
+            source=f"eln+file://{export}", path=str(export), record_id="NOTE-0009"
+        ),
+        groups=["lab-b"],
+    )
+    LOCAL_IDS.update({"/v1/manifest/": package.id, "/v1/record/": record.id})
+    return [package, record]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("schemathesis-home")
@@ -66,7 +104,8 @@ def app(tmp_path_factory, embedder):
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         service = build_service(settings, embedder)
-        add_assets(service.store, embedder, [S3_OBJECT, local_file(root)])
+        local = [local_file(root), *local_registry_and_export(root)]
+        add_assets(service.store, embedder, [S3_OBJECT, *local])
         yield create_app(settings, service)
 
 
@@ -102,6 +141,9 @@ def real_ids(case, client: TestClient) -> None:
             asset_id = S3_OBJECT.id
         elif case.operation.path.startswith("/v1/download/"):
             asset_id = LOCAL_FILE_ID[0]
+        for prefix, local_id in LOCAL_IDS.items():
+            if case.operation.path.startswith(prefix):
+                asset_id = local_id
         # Encoded here: schemathesis leaves '/' as is, and clients collapse the '//' of 's3://'.
         params["asset_id"] = quote(asset_id, safe="")
 

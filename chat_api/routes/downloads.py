@@ -1,4 +1,5 @@
-"""File downloads: the bytes of an asset you may see, streamed from where the indexer found them.
+"""Access to what a citation names: a file's bytes (`/v1/download`), a package revision's manifest
+(`/v1/manifest`) and an ELN record as exported (`/v1/record`).
 
 The same permission check as `/v1/assets/{id}` (a forbidden asset and a missing one both answer
 404), then only a path the indexer stored, resolved at request time and allowed only under the
@@ -10,6 +11,7 @@ carries `X-Labsearch-Modified: true`, since its bytes may no longer be the ones 
 from __future__ import annotations
 
 import mimetypes
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -18,16 +20,16 @@ from chat_api.deps import CurrentUser, State
 from labsearch.models import ErrorBody
 
 router = APIRouter(
-    prefix="/download",
     tags=["assets"],
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
+ID_DOC = "Percent-encode the id (quote(id, safe='')): it contains '/', ':' and '#'."
 
 
 @router.get(
-    "/{asset_id:path}",
+    "/download/{asset_id:path}",
     summary="The bytes of a file or package entry you may see (Range supported).",
-    description="Percent-encode the id (quote(id, safe='')): it contains '/', ':' and '#'.",
+    description=ID_DOC,
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Range"}},
 )
@@ -41,3 +43,28 @@ def download(asset_id: str, access: CurrentUser, state: State) -> FileResponse:
     state.audit.record(user=access.user, action="download", returned=[asset.id], bytes=size)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=media_type, filename=path.name, headers=headers)
+
+
+@router.get(
+    "/manifest/{asset_id:path}",
+    summary="The manifest (JSON Lines) of the package revision a package or entry cites.",
+    description=ID_DOC,
+    response_class=FileResponse,
+    responses={200: {"content": {"application/jsonl": {}}}},
+)
+def manifest(asset_id: str, access: CurrentUser, state: State) -> FileResponse:
+    asset, path = state.service.manifest(asset_id, access)
+    state.audit.record(user=access.user, action="manifest", returned=[asset.id])
+    name = f"{asset.provenance.package.replace('/', '_')}@{asset.provenance.top_hash[:12]}.jsonl"
+    return FileResponse(path, media_type="application/jsonl", filename=name)
+
+
+@router.get(
+    "/record/{asset_id:path}",
+    summary="An ELN record as the export holds it (JSON).",
+    description=ID_DOC,
+)
+def record(asset_id: str, access: CurrentUser, state: State) -> dict[str, Any]:
+    asset, body = state.service.record(asset_id, access)
+    state.audit.record(user=access.user, action="record", returned=[asset.id])
+    return body
