@@ -26,6 +26,7 @@ class AssetLinks(BaseModel):
     download: str | None = Field(
         default=None, description="API path that streams the file's bytes (GET /v1/download/...)"
     )
+    preview: str | None = Field(default=None, description="API path of a bounded preview")
     manifest: str | None = Field(
         default=None, description="API path of the package manifest at the cited top hash"
     )
@@ -84,6 +85,7 @@ class Citation(BaseModel):
     eln_url: str | None = None
     file_url: str | None = None
     download_url: str | None = Field(default=None, description="API path serving the bytes.")
+    preview_url: str | None = None
     manifest_url: str | None = None
     record_url: str | None = None
     quilt3_command: str | None = None
@@ -228,6 +230,19 @@ class FeedbackResponse(BaseModel):
 class AssetResponse(BaseModel):
     asset: Asset
     links: AssetLinks
+
+
+class PreviewResponse(BaseModel):
+    """What a scientist needs to see of a file before opening it, bounded (64 KiB of text)."""
+
+    asset_id: str
+    format: str = Field(description="csv, fastq, vcf, bam, pdf, hdf5, tiff, ... or unknown")
+    text: str = Field(default="", description="Head of the file, header, page 1 or tree.")
+    truncated: bool = Field(default=False, description="The file holds more than is shown.")
+    thumbnail: str | None = Field(
+        default=None, description="An image's thumbnail (<= 256 px) as a data:image/png URI."
+    )
+    notes: list[str] = Field(default_factory=list, description="Why there is no preview.")
 
 
 class PresignResponse(BaseModel):

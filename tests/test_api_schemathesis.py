@@ -139,7 +139,7 @@ def real_ids(case, client: TestClient) -> None:
         asset_id = B_SAMPLE
         if case.operation.path.endswith("/presign"):
             asset_id = S3_OBJECT.id
-        elif case.operation.path.startswith("/v1/download/"):
+        elif case.operation.path.startswith(("/v1/download/", "/v1/preview/")):
             asset_id = LOCAL_FILE_ID[0]
         for prefix, local_id in LOCAL_IDS.items():
             if case.operation.path.startswith(prefix):

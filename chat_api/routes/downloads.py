@@ -1,5 +1,6 @@
-"""Access to what a citation names: a file's bytes (`/v1/download`), a package revision's manifest
-(`/v1/manifest`) and an ELN record as exported (`/v1/record`).
+"""Access to what a citation names: a file's bytes (`/v1/download`) and a bounded preview of them
+(`/v1/preview`), a package revision's manifest (`/v1/manifest`) and an ELN record as exported
+(`/v1/record`).
 
 The same permission check as `/v1/assets/{id}` (a forbidden asset and a missing one both answer
 404), then only a path the indexer stored, resolved at request time and allowed only under the
@@ -17,7 +18,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from chat_api.deps import CurrentUser, State
-from labsearch.models import ErrorBody
+from chat_api.previews import preview_asset
+from labsearch.models import ErrorBody, PreviewResponse
 
 router = APIRouter(
     tags=["assets"],
@@ -68,3 +70,15 @@ def record(asset_id: str, access: CurrentUser, state: State) -> dict[str, Any]:
     asset, body = state.service.record(asset_id, access)
     state.audit.record(user=access.user, action="record", returned=[asset.id])
     return body
+
+
+@router.get(
+    "/preview/{asset_id:path}",
+    response_model=PreviewResponse,
+    summary="A bounded preview of a file you may see: head, header, page 1, tree or thumbnail.",
+    description=ID_DOC,
+)
+def preview(asset_id: str, access: CurrentUser, state: State) -> PreviewResponse:
+    shown = preview_asset(state.service, asset_id, access)
+    state.audit.record(user=access.user, action="preview", returned=[shown.asset_id])
+    return shown
