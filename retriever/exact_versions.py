@@ -8,6 +8,7 @@ built from the stored registry and a top hash that must be 64 hex digits, never 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -76,6 +77,29 @@ def eln_record(asset: Asset) -> dict[str, Any] | None:
             continue
         if isinstance(record, dict) and str(record.get("id", "")).strip() == prov.record_id:
             return record
+    return None
+
+
+def file_matches_entry(path: Path, entry_hash: str) -> str | None:
+    """The hash type (`SHA256` or `sha2-256-chunked`) under which the file's bytes equal the
+    cited entry hash, or None. Reads the file once, in quilt3's own checksum parts."""
+    from quilt3 import checksums
+
+    chunked = checksums.SHA256_CHUNKED_HASH_NAME
+    calculator_cls = checksums.MultiPartChecksumCalculator.get_calculator_cls(chunked)
+    chunk_size = checksums.get_checksum_chunksize(path.stat().st_size)
+    whole = hashlib.sha256()
+    parts = []
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            whole.update(chunk)
+            calculator = calculator_cls()
+            calculator.update(chunk)
+            parts.append(calculator.digest(len(chunk)))
+    if whole.hexdigest() == entry_hash:
+        return checksums.SHA256_HASH_NAME
+    if calculator_cls.combine_parts(parts) == entry_hash:  # as calculate_multipart_checksum_bytes
+        return chunked
     return None
 
 

@@ -34,7 +34,7 @@ from labsearch.stores.protocol import AssetStore, FusionSettings, SearchMode, Se
 from retriever import answers, resolve
 from retriever.citations import card_metadata, citation_for, links_for
 from retriever.downloads import servable_path
-from retriever.exact_versions import eln_record, manifest_path
+from retriever.exact_versions import eln_record, file_matches_entry, manifest_path
 from retriever.llm_questions import InvalidReading, QuestionModel, read_question
 from retriever.questions import EntityQuestion, names_and_unexplained_words, understand
 from retriever.vocabulary import ATTRIBUTE_KEYS
@@ -338,6 +338,16 @@ class SearchService:
         if record is None:
             raise NotFoundError(f"no exported record for asset {asset_id!r}")
         return asset, record
+
+    def verify(self, asset_id: str, path: Path, access: Access) -> tuple[Asset, str | None]:
+        """(the cited entry, the hash type under which `path` matches it, or None)."""
+        asset = self.get_asset(asset_id, access)
+        if not asset.provenance.entry_hash:
+            raise InvalidRequestError(
+                f"asset {asset_id!r} cites no entry hash (only Quilt package entries do); "
+                "give the id of a package entry"
+            )
+        return asset, file_matches_entry(path, asset.provenance.entry_hash)
 
     def get_asset(self, asset_id: str, access: Access) -> Asset:
         asset = self.store.get(asset_id, access)

@@ -226,6 +226,28 @@ def print_answer(answer: Answer) -> None:
 
 
 @app.command()
+def verify(
+    asset_id: Annotated[str, typer.Argument(help="Id of a cited Quilt package entry.")],
+    file: Annotated[Path, typer.Argument(help="The downloaded file to check.", exists=True)],
+    as_user: AsUser = None,
+) -> None:
+    """Check a downloaded file against the entry hash of the cited package revision."""
+    settings = get_settings()
+    try:
+        asset, hash_type = _service(settings).verify(asset_id, file, _access(settings, as_user))
+    except LabsearchError as error:
+        _fail(error)
+    prov = asset.provenance
+    cited = f"{prov.package}@{(prov.top_hash or '')[:12]}:{prov.logical_key}"
+    if hash_type is None:
+        err.print(
+            f"[bold red]MISMATCH[/] {escape(str(file))} is not {escape(cited)}", highlight=False
+        )
+        raise typer.Exit(1)
+    out.print(f"OK {file} matches {cited} ({hash_type})", markup=False, highlight=False)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,

@@ -5,6 +5,7 @@ hash quilt3 recomputes from the served manifest); as bob, each one is 404."""
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,50 @@ def test_the_quilt3_command_of_a_citation_installs_the_cited_revision(demo, tmp_
     )
     # The installed files are exactly the cited revision's (quilt3 checks every entry hash).
     assert any(dest.rglob("*")) and installed.verify(str(dest))
+
+
+def test_labsearch_verify_checks_a_download_against_the_cited_entry(demo, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from labsearch.settings import get_settings
+    from shell.cli import app
+
+    client, lab = demo
+    question = f"which files came from experiment {lab.example_experiment}?"
+    answer = client.post("/v1/chat", json={"message": question}, headers=ALICE).json()["answer"]
+    cited = next(c for c in answer["citations"] if c["entry_hash"] and c["download_url"])
+    downloaded = tmp_path / "download.bin"
+    downloaded.write_bytes(client.get(cited["download_url"], headers=ALICE).content)
+    settings = client.app.state.labsearch.settings
+    monkeypatch.setenv("LABSEARCH_HOME", str(settings.home))
+    monkeypatch.setenv("LABSEARCH_CONFIG", str(lab.config))
+    monkeypatch.setenv("LABSEARCH_BACKEND", "embedded")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        command = ["verify", cited["asset_id"], str(downloaded)]
+        ok = runner.invoke(app, [*command, "--as-user", "alice"])
+        assert ok.exit_code == 0 and ok.stdout.startswith("OK "), ok.output
+        downloaded.write_bytes(downloaded.read_bytes() + b"\n")
+        changed = runner.invoke(app, command)
+        assert changed.exit_code == 1 and "MISMATCH" in changed.output
+        hidden = runner.invoke(app, [*command, "--as-user", "bob"])
+        assert hidden.exit_code == 2 and "no asset" in hidden.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_verify_hashes_large_files_in_quilt3s_own_parts(tmp_path):
+    from quilt3 import checksums
+
+    from retriever.exact_versions import file_matches_entry
+
+    data = random.Random(3).randbytes(17 * 1024 * 1024 + 5)  # three checksum parts
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    chunked = checksums.calculate_multipart_checksum_bytes(
+        data, checksum_type=checksums.SHA256_CHUNKED_HASH_NAME
+    )
+    assert file_matches_entry(path, chunked) == "sha2-256-chunked"
+    assert file_matches_entry(path, checksums.legacy_calculate_checksum_bytes(data)) == "SHA256"
+    assert file_matches_entry(path, chunked[::-1]) is None
