@@ -11,6 +11,7 @@ status the API sent, with the API's own `detail` as the message.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,9 @@ from labsearch.errors import (
     RateLimitedError,
     StoreUnavailableError,
 )
-from labsearch.models import SearchRequestModel, SearchResponse
+from labsearch.models import PreviewResponse, SearchRequestModel, SearchResponse
 
+_FILENAME = re.compile(r'filename="([^"]+)"')
 # Chat answers can take a while on a real LLM; reads are quick.
 TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
@@ -195,6 +197,24 @@ class ApiClient:
     def asset(self, asset_id: str) -> dict[str, Any]:
         """{"asset": <Asset>, "links": <AssetLinks>}: full metadata and provenance."""
         return self._json("GET", asset_path(asset_id))
+
+    def download(self, asset_id: str) -> tuple[str, bytes]:
+        """(file name, bytes) of a file or package entry you may see."""
+        response = self._request("GET", "/v1/download/" + quote(asset_id, safe=""))
+        disposition = response.headers.get("content-disposition", "")
+        name = (
+            disposition.split("filename=", 1)[-1].strip('"') if "filename=" in disposition else ""
+        )
+        return name or asset_id.rsplit("/", 1)[-1], response.content
+
+    def preview(self, asset_id: str) -> PreviewResponse:
+        """A bounded preview: head, header, page 1, tree or thumbnail."""
+        body = self._json("GET", "/v1/preview/" + quote(asset_id, safe=""))
+        return PreviewResponse.model_validate(body)
+
+    def record(self, asset_id: str) -> dict[str, Any]:
+        """An ELN record as its export holds it."""
+        return self._json("GET", "/v1/record/" + quote(asset_id, safe=""))
 
     def presign(self, asset_id: str) -> dict[str, Any]:
         """{"url", "expires_in", "s3_uri", "version_id"}: a short-lived download link."""

@@ -125,3 +125,32 @@ def test_bob_does_not_see_lab_a_runs(page, demo):
     body = page.locator("body").inner_text()
     for run in demo.runs_of(sample):
         assert run not in body
+
+
+def test_download_and_preview_a_cited_file(page, demo, tmp_path):
+    page.get_by_text("Signed in as").wait_for()
+    ask(page, "what is in A00814_run_log.csv?")
+    page.get_by_role("button", name="Helpful").wait_for()
+    # The card of the run log (a CSV on the lab's disk), wherever it ranks.
+    card = (
+        page.get_by_test_id("stVerticalBlock")
+        .filter(has_text="A00814_run_log.csv")
+        .filter(has=page.get_by_role("button", name="Preview"))
+        .last
+    )
+    card.get_by_role("button", name="Preview").click()
+    page.get_by_text("Preview (csv)").wait_for()
+    source = next(demo.directory.rglob("A00814_run_log.csv"))
+    header = source.read_text().splitlines()[0]
+    page.get_by_text(header.split(",")[0]).filter(visible=True).first.wait_for()
+
+    card.get_by_role("button", name="Download").click()
+    save = page.get_by_role("button", name="Save A00814_run_log.csv")
+    save.wait_for()
+    with page.expect_download() as download:
+        save.click()
+    saved = tmp_path / "run_log.csv"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == source.read_bytes()
+    ARTIFACTS.mkdir(exist_ok=True)
+    card.screenshot(path=str(ARTIFACTS / "ui-citation-card.png"))
