@@ -353,7 +353,7 @@ def test_config_loads_into_settings_and_maps_groups(lab: DemoLab, truth: dict, m
 
     monkeypatch.setenv("LABSEARCH_CONFIG", str(lab.config))
     settings = Settings()
-    assert settings.catalog_url == "https://catalog.demo.labsearch.dev"
+    assert settings.catalog_url is None  # the demo links only to what its own API serves
     assert settings.groups_of("alice") == ["lab-a"] and settings.groups_of("bob") == ["lab-b"]
     keys = {u: [k.get_secret_value() for k in c.api_keys] for u, c in settings.users.items()}
     assert keys == {"alice": ["demo-alice"], "bob": ["demo-bob"]}

@@ -101,13 +101,15 @@ def test_runs_of_a_sample_in_the_browser(page, demo, tmp_path):
     page.get_by_text("top_hash").filter(visible=True).first.wait_for()
 
 
-def test_citation_links_open_the_eln_and_files(page, demo):
+def test_citation_links_open_the_eln_record_and_files(page, demo):
     sample = demo.example_sample
     page.get_by_text("Signed in as").wait_for()
     ask(page, f"what is sample {sample}?")
-    eln = page.get_by_role("link", name="Open ELN entry").first
-    eln.wait_for()
-    assert eln.get_attribute("href") == f"https://eln.demo.labsearch.dev/samples/{sample}"
+    # The demo links to nothing it does not serve: ELN records open from the API, as exported.
+    page.get_by_role("button", name="ELN record").first.click()
+    page.get_by_text("ELN record", exact=True).filter(visible=True).first.wait_for()
+    page.get_by_text(f'"{sample}"').filter(visible=True).first.wait_for()
+    assert page.get_by_role("link", name="Open ELN entry").count() == 0
     files = page.get_by_role("link", name="Open file")
     assert files.count() >= 1
     hrefs = [files.nth(i).get_attribute("href") for i in range(files.count())]

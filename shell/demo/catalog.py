@@ -207,8 +207,6 @@ CELL_TYPES = {
     "Homo sapiens": ("CD14 monocyte", "CD4 T cell", "CD8 T cell", "B cell", "plasmablast", "NK"),
 }
 
-ELN_URL = "https://eln.demo.labsearch.dev"
-CATALOG_URL = "https://catalog.demo.labsearch.dev"
 
 # Text that tries to steer an assistant; the security tests check it is treated as data.
 INJECTIONS = (

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shell.demo.catalog import ELN_URL, PAIRED_END
+from shell.demo.catalog import PAIRED_END
 from shell.demo.plan import Experiment, LabPlan, Sample
 
 # Methods by assay and the organism's approvals: true of every experiment of that kind, so the
@@ -78,7 +78,6 @@ def experiment_record(plan: LabPlan, experiment: Experiment, registry_url: str) 
         "packages": [{"registry": registry_url, "name": name} for name in packages],
         "instrument": primary.instrument.model,
         "tags": [experiment.assay, project.tissue, project.code.lower(), experiment.lab.key],
-        "url": f"{ELN_URL}/experiments/{experiment.id.removeprefix('ELN-')}",
         "access_groups": [experiment.lab.key],
         "metadata": {
             "organism": experiment.lab.organism,
@@ -114,7 +113,6 @@ def sample_record(plan: LabPlan, sample: Sample) -> dict[str, Any]:
         "experiment": sample.experiment_id,
         "runs": list(sample.runs),
         "tags": [sample.tissue, experiment.assay],
-        "url": f"{ELN_URL}/samples/{sample.id}",
         "access_groups": [sample.lab],
         "metadata": {
             "organism": experiment.lab.organism,
