@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from labsearch.errors import LabsearchError
-from ui import answer, state
+from ui import answer, entity_table, state
 from ui.errors import show_error
 
 EXAMPLES = "Try: “which runs used sample LIV-0037?” or “liver RNA-seq on the NovaSeq”."
@@ -36,7 +36,12 @@ def ask(question: str) -> None:
         try:
             with st.spinner("Searching your lab's data…"):
                 events = state.client().chat_stream(question, state.conversation_id())
-                st.write_stream(_tokens(events, outcome))
+                # The complete result arrives before the text: show its table at once, above
+                # the text still streaming in.
+                early_table = st.empty()
+                text = st.empty()
+                pieces = _tokens(events, outcome, early_table)
+                text.write_stream(pieces)
         except LabsearchError as exc:
             show_error(exc)
             return
@@ -52,14 +57,18 @@ def ask(question: str) -> None:
     st.rerun()
 
 
-def _tokens(events: Iterator[Any], outcome: dict[str, Any]) -> Iterator[str]:
-    """The text pieces for st.write_stream; `done` and `error` are kept in `outcome`."""
+def _tokens(events: Iterator[Any], outcome: dict[str, Any], table_slot: Any) -> Iterator[str]:
+    """The text pieces for st.write_stream; `done` and `error` are kept in `outcome`, and a
+    `result` is drawn into `table_slot` as soon as it arrives."""
     for event in events:
         if event.event == "token":
             yield event.data.get("text", "")
+        elif event.event == "result":
+            with table_slot.container():
+                entity_table.render(event.data, "streaming")
         elif event.event in ("done", "error"):
             outcome[event.event] = event.data
-        # `result` and `citation` arrive again, verified, inside `done`; drawn after the rerun.
+        # `citation`s arrive again, verified, inside `done`; drawn after the rerun.
 
 
 def render() -> None:

@@ -40,11 +40,13 @@ def render(result: dict[str, Any], key: str) -> None:
     entity = label(result.get("entity")) or "item"
     count = result["count"]
     noun = entity if count == 1 else f"{entity}s"
-    badge = (
-        ":green-badge[:material/check: complete result]"
-        if result.get("complete")
-        else f":orange-badge[partial: {len(result.get('members') or [])} of {count} shown]"
-    )
+    shown = len(result.get("members") or [])
+    if result.get("complete"):
+        badge = ":green-badge[:material/check: complete result]"
+    elif shown < count:
+        badge = f":orange-badge[partial: {shown} of {count} shown]"
+    else:  # every member shown, but part of the question did not bind (the text says which)
+        badge = ":orange-badge[:material/help: not sure this is complete]"
     st.markdown(f"**{count} {noun}** for `{result.get('subject', '')}` &nbsp; {badge}")
     frame = table(result)
     if frame.empty:
