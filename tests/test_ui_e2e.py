@@ -156,3 +156,17 @@ def test_download_and_preview_a_cited_file(page, demo, tmp_path):
     assert saved.read_bytes() == source.read_bytes()
     ARTIFACTS.mkdir(exist_ok=True)
     card.screenshot(path=str(ARTIFACTS / "ui-citation-card.png"))
+
+
+def test_a_runs_row_opens_its_files(page, demo):
+    sample = demo.example_sample
+    run = demo.runs_of(sample)[0]
+    page.get_by_text("Signed in as").wait_for()
+    ask(page, f"which runs used sample {sample}?")
+    page.get_by_role("button", name="Helpful").last.wait_for()
+    page.get_by_text("Files of a run").last.wait_for()
+    page.get_by_role("combobox").last.click()
+    page.get_by_role("option", name=f"raw-run-{run}").click()
+    # The run's package entries, each with Download and Preview through the API.
+    page.get_by_text(".fastq.gz").first.wait_for()
+    assert page.get_by_role("button", name="Download").count() >= 2

@@ -51,7 +51,7 @@ def card(citation: dict[str, Any], number: int, key: str) -> None:
         if citation.get("quilt3_command"):
             st.code(citation["quilt3_command"], language="bash")
         _buttons(citation, uri, key)
-        _api_links(citation, key)
+        api_links(citation, key)
         asset_details.details_toggle(citation["asset_id"], key)
 
 
@@ -69,7 +69,7 @@ def _buttons(citation: dict[str, Any], uri: str | None, key: str) -> None:
         _download(citation["asset_id"], key)
 
 
-def _api_links(citation: dict[str, Any], key: str) -> None:
+def api_links(citation: dict[str, Any], key: str) -> None:
     """Download, Preview and ELN record, fetched through the API as the signed-in user."""
     asset_id = citation["asset_id"]
     fetched = st.session_state.setdefault("fetched", {})

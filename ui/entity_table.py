@@ -1,5 +1,5 @@
-"""The complete answer to a list question: a sortable table, its count, a completeness badge and
-a CSV download."""
+"""The complete answer to a list question: a sortable table, its count, a completeness badge, a
+CSV download, and for runs the files of a chosen run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from labsearch.models import SearchRequestModel
+from ui import citations, state
+from ui.errors import api_errors
 from ui.format import KEY_METADATA, label, value_text
 
 # Columns after the title, when any member has them; the rest of the metadata stays in details.
@@ -61,3 +64,31 @@ def render(result: dict[str, Any], key: str) -> None:
         mime="text/csv",
         key=f"csv-{key}",
     )
+    if result.get("entity") == "run":
+        _files_of_a_run(result.get("members") or [], key)
+
+
+def _files_of_a_run(members: list[dict[str, Any]], key: str) -> None:
+    """A run's files (the entries of its package), with Download and Preview, on request."""
+    runs = {m["title"]: m["id"] for m in members if m.get("kind") == "package"}
+    if not runs:
+        return
+    chosen = st.selectbox(
+        "Files of a run", list(runs), index=None, placeholder="Choose a run", key=f"run-{key}"
+    )
+    if chosen is None:
+        return
+    request = SearchRequestModel(filters={"links.part_of": runs[chosen]}, size=100)
+    with api_errors():
+        found = state.client().search(request)
+        for hit in found.hits:
+            item = {
+                "asset_id": hit.id,
+                "download_url": hit.links.download,
+                "preview_url": hit.links.preview,
+                "record_url": hit.links.record,
+            }
+            st.markdown(f"`{hit.title}`")
+            citations.api_links(item, f"{key}-{hit.id}")
+        if found.total and found.total > len(found.hits):
+            st.caption(f"First {len(found.hits)} of {found.total} files.")
