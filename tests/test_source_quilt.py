@@ -367,3 +367,26 @@ def test_s3_all_revisions_point_at_their_own_object_versions(s3_bucket, settings
     # Each revision's content is read from its own object version.
     assert "LIV-0002" in current.identifiers and "LIV-0001" not in current.identifiers
     assert "LIV-0001" in previous.identifiers
+
+
+def test_a_package_with_a_failed_entry_is_read_again_and_still_reported(tmp_path, run_files):
+    """A failed entry must not be fingerprinted away: every run retries it, reports it and
+    fails, until it reads; then the package is skipped like any other."""
+    from indexer.jobs import run_index
+
+    registry = (tmp_path / "registry").as_uri()
+    doomed = demo.write_csv(tmp_path / "doomed.csv", [{"sample_id": "LIV-0001"}])
+    build(registry, "lab-a/raw-run-0001", {"gone.csv": doomed, **run_files}, RAW_META)
+    content = doomed.read_bytes()
+    doomed.unlink()
+    settings = Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache", backend="embedded")
+    uri = f"quilt+{registry}"
+    for _ in range(2):
+        [report] = run_index(settings, [uri])
+        assert not report.ok and report.failed == 1, report.errors
+        assert any("gone.csv" in line for line in report.errors)
+    doomed.write_bytes(content)  # the bytes are back: read, then skipped as unchanged
+    [report] = run_index(settings, [uri])
+    assert report.ok and report.failed == 0 and report.updated >= 1
+    [report] = run_index(settings, [uri])
+    assert report.ok and report.added == report.updated == 0 and report.unchanged >= 1

@@ -295,7 +295,12 @@ class QuiltSource:
                 )
                 complete = False
                 continue
-            yield from self._revision(name, revision, created, header, entries, cache, workdir)
+            for item in self._revision(name, revision, created, header, entries, cache, workdir):
+                # A package with an entry that could not be read is not done: no fingerprint,
+                # so the next run reads it again, retries the entry and reports it again.
+                if isinstance(item, SourceIssue) or (isinstance(item, Asset) and item.errors):
+                    complete = False
+                yield item
         if complete:
             yield Checked(root, fingerprint)
 
