@@ -312,3 +312,26 @@ def test_changing_how_many_word_pieces_the_model_reads_updates_every_vector(sett
     report = Indexer(capped, store, Embedder.from_settings(capped), progress=None).index(uri)
     assert (report.updated, report.unchanged) == (3, 0)
     store.close()
+
+
+def test_a_server_answers_from_the_rebuilt_index_after_a_rebuild(settings, embedder, tmp_path):
+    """`labsearch index --rebuild` under a running server: the server answers from the old
+    index, complete, until the rebuild is published, and from the new one afterwards."""
+    from indexer.jobs import run_index
+    from labsearch.access import Access
+    from retriever.service import SearchService
+
+    uri = write_export(tmp_path / "lab.jsonl", experiments(3, prefix="OLD"))
+    run_index(settings, [uri])
+    server = SearchService.from_settings(settings)
+    try:
+        lab_a = Access.for_groups(["lab-a"], user="alice")
+        assert server.store.get("eln:lab:OLD-1", lab_a) is not None
+        write_export(tmp_path / "lab.jsonl", experiments(2, prefix="NEW"))
+        [report] = run_index(settings, [uri], rebuild=True)
+        assert report.ok
+        assert server.store.get("eln:lab:NEW-1", lab_a) is not None
+        assert server.store.get("eln:lab:OLD-1", lab_a) is None
+        assert server.store.info().count == 2
+    finally:
+        server.close()

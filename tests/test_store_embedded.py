@@ -242,3 +242,30 @@ def test_user_text_becomes_quoted_or_ed_fts_terms() -> None:
     assert match_expression("the of") == '"the" OR "of"'  # only stop words: keep them
     assert match_expression("?! --") is None
     assert parts_column("RNA-seq of LIV-0042", "plain") == "RNA seq LIV 0042"
+
+
+def test_a_rebuild_swaps_in_atomically_and_open_stores_follow(tmp_path: Path) -> None:
+    """A server keeps answering from the complete old index while a rebuild runs, and from the
+    new one after it is published; an unpublished rebuild changes nothing."""
+    server = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    server.upsert([indexed(make_asset("old", text="old index"))])
+    rebuild = EmbeddedStore.open(tmp_path, MODEL, DIM, recreate=True)
+    rebuild.upsert([indexed(make_asset("new", text="new index"))])
+    assert server.get("old", OPERATOR) is not None and server.get("new", OPERATOR) is None
+    rebuild.finish_rebuild()
+    assert server.get("new", OPERATOR) is not None and server.get("old", OPERATOR) is None
+    assert server.info().count == 1
+    # A write through the server lands in the new index, and a fresh open sees both.
+    server.upsert([indexed(make_asset("later", text="written after the swap"))])
+    rebuild.close()
+    server.close()
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as fresh:
+        assert {fresh.get(i, OPERATOR) is not None for i in ("new", "later")} == {True}
+    # A rebuild that is never published leaves the current index as it was, and its file goes
+    # with the next rebuild.
+    EmbeddedStore.open(tmp_path, MODEL, DIM, recreate=True).close()
+    with EmbeddedStore.open(tmp_path, MODEL, DIM) as current:
+        assert current.info().count == 2
+    EmbeddedStore.open(tmp_path, MODEL, DIM, recreate=True).close()
+    builds = sorted(p.name for p in tmp_path.glob("labsearch-build-*.sqlite3"))
+    assert len(builds) == 2  # the current index and the one unpublished rebuild, no more

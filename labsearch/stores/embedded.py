@@ -27,8 +27,10 @@ transaction increments, so a server notices data committed by another process
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +69,7 @@ from labsearch.stores.sql_filters import (
 from labsearch.stores.vectors import VectorCache, keys
 
 DB_NAME = "labsearch.sqlite3"
+BUILD_PREFIX = "labsearch-build-"  # rebuilt indexes, one file each; DB_NAME links to the current
 SCHEMA_VERSION = "5"
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
 _MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
@@ -131,6 +134,8 @@ class EmbeddedStore:
 
     def __init__(self, path: Path, connection: sqlite3.Connection, model: str, dimension: int):
         self.path = path
+        self.link = path  # `labsearch.sqlite3`: the current index (a link after a rebuild)
+        self.pending_path: Path | None = None  # a rebuild not yet published
         self.model = model
         self.dimension = dimension
         self._conn = connection
@@ -146,16 +151,35 @@ class EmbeddedStore:
     ) -> EmbeddedStore:
         """Open the index in `directory`, creating it for `model`/`dimension` if it is new.
 
-        Raises ModelMismatchError when the index was built with another model or dimension;
-        `recreate=True` drops the index first (for `labsearch index --rebuild`).
+        Raises ModelMismatchError when the index was built with another model or dimension.
+        `recreate=True` (`labsearch index --rebuild`) builds a new index beside the current
+        one, in a file of its own; `finish_rebuild()` swaps it in atomically, and running
+        servers follow at their next query. Until then (or if it never comes) searches are
+        answered from the old index, complete; with no current index the new one is current
+        at once.
         """
         if dimension <= 0:
             raise ConfigError(f"embedding dimension must be positive, got {dimension}")
-        directory = Path(directory)
-        if recreate:
-            cls.reset(directory)
+        directory = Path(os.path.realpath(directory))
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / DB_NAME
+        link = directory / DB_NAME
+        pending = False
+        if recreate:
+            cls._remove_orphans(directory)
+            path = directory / f"{BUILD_PREFIX}{time.time_ns()}.sqlite3"
+            pending = link.exists() or link.is_symlink()
+        else:
+            path = link
+        store = cls(path, cls._connect(path, model, dimension), model, dimension)
+        store.link = link
+        if recreate and not pending:
+            _point(link, path)
+        store.pending_path = path if pending else None
+        store.path = Path(os.path.realpath(path))
+        return store
+
+    @classmethod
+    def _connect(cls, path: Path, model: str, dimension: int) -> sqlite3.Connection:
         timeout = cls.LOCK_TIMEOUT_SECONDS
         connection = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=timeout
@@ -177,13 +201,60 @@ class EmbeddedStore:
         if recorded != (model, dimension):
             connection.close()
             raise ModelMismatchError(recorded[0], recorded[1], model, dimension)
-        return cls(path, connection, model, dimension)
+        return connection
+
+    def finish_rebuild(self) -> None:
+        """Make a rebuilt index current: one atomic rename of the `labsearch.sqlite3` link, then
+        the old index's files go (a server still reading them keeps its open files until its
+        next query, which opens the new index). A no-op unless opened with `recreate=True`."""
+        if self.pending_path is None:
+            return
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            previous = Path(os.path.realpath(self.link)) if self.link.exists() else None
+            _point(self.link, self.pending_path)
+            self.pending_path = None
+        # A previous rebuild's file goes; a pre-link index file was replaced by the rename
+        # itself (its name is the link's now), only its WAL and shared memory remain.
+        if previous is not None and previous not in (self.path, self.link):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{previous}{suffix}").unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm", "-journal"):  # of a pre-link index file
+            (self.link.parent / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+
+    def _follow(self) -> None:
+        """Reopen when `labsearch.sqlite3` now names another file (a rebuild was published by
+        another process); called under the lock before each transaction."""
+        if self.pending_path is not None:
+            return
+        try:
+            current = Path(os.path.realpath(self.link))
+        except OSError:
+            return
+        if current == self.path or not current.exists():
+            return
+        connection = self._connect(current, self.model, self.dimension)
+        self._conn.close()
+        self._conn, self.path = connection, current
+        self._vectors.clear()
+
+    @staticmethod
+    def _remove_orphans(directory: Path) -> None:
+        """Rebuilds that were never published (a failed `--rebuild`)."""
+        link = directory / DB_NAME
+        current = Path(os.path.realpath(link)) if link.exists() else None
+        for build in directory.glob(f"{BUILD_PREFIX}*.sqlite3"):
+            if build != current:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{build}{suffix}").unlink(missing_ok=True)
 
     @staticmethod
     def reset(directory: Path) -> None:
         """Delete the index in `directory` (database, WAL and shared-memory files)."""
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            (Path(directory) / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+        directory = Path(directory)
+        for path in [directory / DB_NAME, *directory.glob(f"{BUILD_PREFIX}*.sqlite3")]:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
@@ -200,6 +271,7 @@ class EmbeddedStore:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same committed snapshot."""
         with self._lock:
+            self._follow()
             self._conn.execute("BEGIN")
             try:
                 yield self._conn
@@ -210,6 +282,7 @@ class EmbeddedStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that bumps the generation, or rolls back entirely on error."""
         with self._lock:
+            self._follow()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
@@ -655,6 +728,15 @@ def _values_sql(field_name: str, where: SQL) -> SQL:
         f"WHERE {rows.text} AND {scalar} AND {where.text} GROUP BY value ORDER BY 2 DESC, value",
         [*rows.params, *where.params],
     )
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make `link` a symbolic link to `target` in one atomic rename (readers see the old or the
+    new index, never neither)."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(target.name)
+    os.replace(temporary, link)
 
 
 def _facet_sql(field_name: str, where: SQL) -> SQL:
