@@ -5,12 +5,12 @@ in sideways (a sample's sibling through a shared run is not its child)."""
 from __future__ import annotations
 
 import pytest
+from api_fixtures import add_assets
 
 from labsearch.access import Access
 from labsearch.schema import Asset, AssetKind, Entity, Link, LinkType, Provenance
 from labsearch.settings import Settings
 from labsearch.stores import open_store
-from labsearch.stores.protocol import IndexedAsset
 from retriever.service import SearchService
 
 LAB = Access.for_groups(["lab-a"], user="alice")
@@ -71,13 +71,7 @@ def service(tmp_path_factory, embedder):
     home = tmp_path_factory.mktemp("walks")
     settings = Settings(home=home, cache_dir=home / "cache", backend="embedded")
     store = open_store(settings, embedder.dimension)
-    vectors = embedder.embed([a.embedding_text() for a in CORPUS])
-    store.upsert(
-        [
-            IndexedAsset(a, v.tolist(), a.content_hash(settings.model))
-            for a, v in zip(CORPUS, vectors, strict=True)
-        ]
-    )
+    add_assets(store, embedder, CORPUS)
     yield SearchService(settings, store, embedder)
     store.close()
 
