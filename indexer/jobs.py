@@ -3,7 +3,10 @@ open the model and the configured store, index (or remove) sources, close everyt
 
 from __future__ import annotations
 
-from indexer.pipeline import Indexer, writer_lock
+from contextlib import ExitStack
+
+from indexer.locks import source_lock, writer_lock
+from indexer.pipeline import Indexer
 from indexer.state import SyncReport, SyncState
 from labsearch.embeddings import Embedder
 from labsearch.errors import ConfigError
@@ -16,15 +19,19 @@ def run_index(
 ) -> list[SyncReport]:
     """Index `sources` (all indexed before, when empty) into the configured store; returns one
     SyncReport per source."""
-    with writer_lock(settings.home):
+    if not sources:
+        state = SyncState(settings.state_path)
+        sources = [report.source for report in state.all()]
+        state.close()
         if not sources:
-            state = SyncState(settings.state_path)
-            sources = [report.source for report in state.all()]
-            state.close()
-            if not sources:
-                raise ConfigError(
-                    "no sources given and none indexed before: labsearch index URI..."
-                )
+            raise ConfigError("no sources given and none indexed before: labsearch index URI...")
+    # A rebuild owns the whole index; a sync holds only its sources, so others may write.
+    with ExitStack() as locks:
+        if rebuild:
+            locks.enter_context(writer_lock(settings.home))
+        else:
+            for uri in dict.fromkeys(sources):
+                locks.enter_context(source_lock(settings.home, uri))
         embedder = Embedder.from_settings(settings, show_progress=True)
         store = open_store(settings, embedder.dimension, recreate=rebuild)
         indexer = Indexer(settings, store, embedder)

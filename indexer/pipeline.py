@@ -6,7 +6,8 @@
   duplicates (already-written assets come back as unchanged).
 - Deletions (assets gone from the source) are applied only after a complete scan, so a source
   that fails half-way never deletes what it simply did not reach.
-- One writer at a time: a second `labsearch index` on the same store gets IndexLockedError.
+- One writer per source at a time (indexer/locks.py): a second `labsearch index` of the same
+  source, or anything during a rebuild, gets IndexLockedError.
 """
 
 from __future__ import annotations
@@ -14,42 +15,21 @@ from __future__ import annotations
 import bisect
 import sys
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from indexer.sources import SourceIssue, open_source
 from indexer.sources.base import Checked
 from indexer.state import SyncReport, SyncState
 from labsearch.embeddings import Embedder
-from labsearch.errors import IndexLockedError, LabsearchError
+from labsearch.errors import LabsearchError
 from labsearch.schema import EMBEDDING_TEXT_VERSION, Asset
 from labsearch.settings import Settings
 from labsearch.stores.protocol import AssetStore, IndexedAsset
 
 ProgressFactory = Callable[[str], Any]
-
-
-@contextmanager
-def writer_lock(home: Path):
-    """Exclusive right to write to the index under `home` (released if the process dies)."""
-    home.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(home / "index.lock", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise IndexLockedError(
-            f"another `labsearch index` is writing to the index in {home}; wait for it to "
-            f"finish and run this again (lock file: {home / 'index.lock'})"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _default_progress(description: str) -> Any:

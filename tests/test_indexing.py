@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import Indexer, writer_lock
+from indexer.locks import source_lock, writer_lock
+from indexer.pipeline import Indexer
 from labsearch.access import Access
 from labsearch.errors import IndexLockedError, ModelMismatchError
 from labsearch.settings import AccessRule
@@ -335,3 +337,24 @@ def test_a_server_answers_from_the_rebuilt_index_after_a_rebuild(settings, embed
         assert server.store.info().count == 2
     finally:
         server.close()
+
+
+def test_syncs_of_different_sources_interleave_and_a_rebuild_has_the_index_alone(
+    settings, tmp_path
+):
+    from indexer.jobs import run_index
+
+    first = write_export(tmp_path / "a.jsonl", experiments(2, prefix="A"))
+    second = write_export(tmp_path / "b.jsonl", experiments(2, prefix="B"))
+    with source_lock(settings.home, first):  # a long sync of the first source is running
+        [report] = run_index(settings, [second])  # the second is written meanwhile
+        assert report.ok and report.added == 2
+        with pytest.raises(IndexLockedError, match=re.escape(f"is indexing {first}")):
+            run_index(settings, [first])
+        with pytest.raises(IndexLockedError, match="is writing to the index"):
+            run_index(settings, [first, second], rebuild=True)
+    rebuilding = pytest.raises(IndexLockedError, match=r"writing to the index \(rebuilding")
+    with writer_lock(settings.home), rebuilding:  # a rebuild is running: nothing else writes
+        run_index(settings, [second])
+    [first_report, second_report] = run_index(settings, [first, second], rebuild=True)
+    assert first_report.ok and second_report.ok
