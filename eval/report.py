@@ -68,15 +68,22 @@ def lab_markdown(report: dict[str, Any]) -> str:
         ),
     ]
     if summary["failures"]:
-        parts.append("### Failures")
-        parts.append(
-            "\n".join(
-                f"- `{f['id']}` ({f['user']}): {f['question']} — "
-                + json.dumps({k: f[k] for k in ("missing", "extra", "leaked", "why") if f.get(k)})
-                for f in summary["failures"]
-            )
-        )
+        parts += ["### Failures", failures_markdown(summary["failures"])]
     return "\n\n".join(parts)
+
+
+def failures_markdown(failures: list[dict[str, Any]]) -> str:
+    """One line per failed question: id, user (and completeness), question, what was wrong."""
+
+    def who(failure: dict[str, Any]) -> str:
+        complete = failure.get("complete")
+        return failure["user"] + ("" if complete is None else f", complete={complete}")
+
+    return "\n".join(
+        f"- `{f['id']}` ({who(f)}): {f['question']} — "
+        + json.dumps({k: f[k] for k in ("missing", "extra", "leaked", "why") if f.get(k)})
+        for f in failures
+    )
 
 
 def beir_chart(report: dict[str, Any], path: Path) -> Path:
@@ -153,14 +160,8 @@ def real_markdown(real: dict[str, Any]) -> str:
         rows.append(["all", *(summary["all"][c] for c in REAL_COLUMNS)])
         parts += [f"### {axis.replace('_', ' ')}", markdown_table(["", *REAL_COLUMNS], rows)]
     if summary["failures"]:
-        parts.append(f"### Failures ({len(summary['failures'])})")
-        parts.append(
-            "\n".join(
-                f"- `{f['id']}` ({f['user']}, complete={f['complete']}): {f['question']} — "
-                + json.dumps({k: f[k] for k in ("missing", "extra", "leaked", "why") if f.get(k)})
-                for f in summary["failures"]
-            )
-        )
+        failures = summary["failures"]
+        parts += [f"### Failures ({len(failures)})", failures_markdown(failures)]
     return "\n\n".join(parts)
 
 
