@@ -37,10 +37,11 @@ def own_names(asset: Asset) -> set[str]:
 
 def subject_binding(
     store: AssetStore, identifier: str, target: str, access: Access
-) -> dict[str, Any]:
-    """The filter clause of the assets of `identifier`: it is in one of their identifier-valued
-    keys, or they link to its record (a run -> uses_sample -> the sample), or its record links
-    to them (the run's record -> uses_sample -> the sample asked for)."""
+) -> tuple[dict[str, Any], bool]:
+    """(the filter clause of the assets of `identifier`, whether any asset the caller may see
+    carries it). The assets of the id: it is in one of their identifier-valued keys, or they
+    link to its record (a run -> uses_sample -> the sample), or its record links to them (the
+    run's record -> uses_sample -> the sample asked for)."""
     carriers = store.match({"identifiers": identifier}, access, limit=MAX_SUBJECT_RECORDS)
     records = [
         a
@@ -52,7 +53,7 @@ def subject_binding(
     reached += walk(store, records, target, access, down=False)
     if reached:
         clause["or"].append({"id": {"in": sorted(set(reached))}})
-    return clause
+    return clause, carriers.count > 0
 
 
 # A link a --rel--> b makes a the child of b for these relations (a run uses a sample, an entry
@@ -122,15 +123,16 @@ def mark_unbound(
     store: AssetStore,
     question: EntityQuestion,
     bindings: dict[str, dict[str, Any]],
+    visible: set[str],
     access: Access,
 ) -> None:
     """Set `bound = False` on each constraint the caller can see that reaches no asset of the
-    target entity through structure."""
+    target entity through structure. `visible`: the identifiers some visible asset carries."""
     target = question.target_clause()
     for constraint in question.constraints:
         if constraint.field == "identifier":
             identifier = constraint.values[0]
-            if store.match({"identifiers": identifier}, access, limit=1).count == 0:
+            if identifier not in visible:
                 continue  # nothing visible carries it: "none you can see", like a missing id
             clause = bindings.get(identifier) or subject_clause(identifier)
         elif constraint.operator in ("gt", "gte", "lt", "lte"):

@@ -240,11 +240,16 @@ class SearchService:
             packages = self.store.match({"kind": "package"}, access, limit=1)
             if packages.count == 0:
                 question.target = "file"
-        bindings = {
-            identifier: resolve.subject_binding(self.store, identifier, question.target, access)
-            for identifier in [*question.subject_ids, *question.excluded_ids]
-        }
-        resolve.mark_unbound(self.store, question, bindings, access)
+        bindings: dict[str, dict[str, Any]] = {}
+        visible: set[str] = set()
+        for identifier in [*question.subject_ids, *question.excluded_ids]:
+            clause, carried = resolve.subject_binding(
+                self.store, identifier, question.target, access
+            )
+            bindings[identifier] = clause
+            if carried:
+                visible.add(identifier)
+        resolve.mark_unbound(self.store, question, bindings, visible, access)
         query_filter = question.filters(bindings)
         matched = self.store.match(query_filter, access, limit=MAX_MEMBERS)
         members = sorted(matched.assets, key=lambda a: (str(a.metadata.get("date", "")), a.id))
