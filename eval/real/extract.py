@@ -1,11 +1,10 @@
-"""Rebuild the real-data directory (default /work/realdata) from public repository snapshots.
+"""Rebuild the real-data directory (`--out`) from public repository snapshots.
 
 The snapshots are bare git directories under a mirror root (default /work/.mirror, one
 `<owner>+<name>/repo` per repository, as the `fetch` tool leaves them). Nothing here is committed
 data: this script only copies whole files, or whole data rows of a table, out of a pinned commit.
 Values are never edited; the only normalisation is the line ending (old Mac CR files become LF).
 
-    python -m eval.real.extract                       # -> /work/realdata
     python -m eval.real.extract --mirror DIR --out DIR
 
 Each source: repository, commit, path inside it, destination under the output dir, and a row
@@ -211,7 +210,9 @@ def write_sources_md(out: Path, done: list[tuple[dict, int]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
-    ap.add_argument("--out", type=Path, default=Path("/work/realdata"))
+    ap.add_argument(
+        "--out", type=Path, required=True, help="where to write; then set LABSEARCH_REALDATA"
+    )
     args = ap.parse_args(argv)
     done = extract(args.mirror, args.out)
     write_sources_md(args.out, done)

@@ -5,7 +5,7 @@ Each entry below is (phrasing tag, user, source, spec, question). The expected s
 sample aliases and other-user answers come from truth.answer / truth.count / truth.owners /
 truth.sample_aliases; nothing here is typed in by hand except the sentences and the specs.
 
-    LABSEARCH_REALDATA=/work/realdata .venv/bin/python -m eval.real.make_heldout
+    LABSEARCH_REALDATA=DIR .venv/bin/python -m eval.real.make_heldout
 
 writes eval/data/real_questions_heldout.jsonl.
 """

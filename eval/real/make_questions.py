@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (hand-written question sentences and subject tables)
 """Write eval/data/real_questions.jsonl: hand-written questions over real public lab metadata.
 
-    python -m eval.real.make_questions [--data /work/realdata] [--out eval/data/real_questions.jsonl]
+    python -m eval.real.make_questions [--data DIR] [--out eval/data/real_questions.jsonl]
 
 The phrasings below are written by hand, several per spec type and varied in sentence structure
 (scope first, subject first, terse, long and polite, passive, list / show me, negation, two
