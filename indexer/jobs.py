@@ -3,11 +3,14 @@ open the model and the configured store, index (or remove) sources, close everyt
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from indexer.locks import source_lock, writer_lock
 from indexer.pipeline import Indexer
 from indexer.state import SyncReport, SyncState
+from indexer.watch.loop import Watcher, WatchOptions
 from labsearch.embeddings import Embedder
 from labsearch.errors import ConfigError
 from labsearch.settings import Settings
@@ -65,3 +68,36 @@ def remove_source(settings: Settings, source: str) -> int:
             indexer.close()
             store.close()
             embedder.close()
+
+
+def watched_sources(settings: Settings, sources: list[str]) -> list[str]:
+    """The sources to watch: those given, else every source indexed before."""
+    if sources:
+        return list(dict.fromkeys(sources))
+    state = SyncState(settings.state_path)
+    known = [report.source for report in state.all()]
+    state.close()
+    if not known:
+        raise ConfigError("nothing to watch: give source URIs, or index some first")
+    return known
+
+
+def run_watch(
+    settings: Settings,
+    sources: list[str],
+    options: WatchOptions,
+    stop: threading.Event,
+    on_ready: Callable[[Watcher], None] | None = None,
+) -> None:
+    """Watch `sources` until `stop` is set: catch up, then apply their changes as they come."""
+    sources = watched_sources(settings, sources)
+    embedder = Embedder.from_settings(settings)
+    store = open_store(settings, embedder.dimension)
+    try:
+        watcher = Watcher(settings, sources, store, embedder, options)
+        if on_ready is not None:
+            on_ready(watcher)
+        watcher.run(stop)
+    finally:
+        store.close()
+        embedder.close()

@@ -8,20 +8,22 @@
   that fails half-way never deletes what it simply did not reach.
 - One writer per source at a time (indexer/locks.py): a second `labsearch index` of the same
   source, or anything during a rebuild, gets IndexLockedError.
+- `refresh` syncs a part of a source (what a watcher's event named) the same way: deletions are
+  confined to the part, so reading one object never deletes the rest of the bucket.
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tqdm import tqdm
 
 from indexer.sources import SourceIssue, open_source
-from indexer.sources.base import Checked
+from indexer.sources.base import Checked, Part
 from indexer.state import SyncReport, SyncState
 from labsearch.embeddings import Embedder
 from labsearch.errors import LabsearchError
@@ -68,6 +70,30 @@ class Indexer:
             report.errors.append(f"{uri}: {error}")
         report.finished_at = datetime.now(UTC).isoformat()
         self.state.record(report)
+        return report
+
+    def refresh(self, uri: str, keys: Sequence[str]) -> SyncReport:
+        """Bring the store in line with the part of a source `keys` name (file paths, object
+        keys, package names...), as the source holds it now. A source that cannot read parts
+        of itself is synced whole, incrementally. Never raises for bad records or sources."""
+        report = SyncReport(source=uri)
+        try:
+            source = open_source(uri, self.settings)
+            if not hasattr(source, "scan_part"):
+                return self.index(uri)
+            stored = self.store.hashes_by_source(uri)
+            part: Part = source.scan_part(keys)
+            ids = _SortedIds(stored)
+            existing = {i: stored[i] for root in part.roots for i in ids.under(root)}
+            if hasattr(source, "known_fingerprints"):
+                known = self.state.fingerprints(uri, self.model_key)
+                source.known_fingerprints = {r: f for r, f in known.items() if r in existing}
+            fingerprints = self._sync(uri, part.items, existing, report)
+            self.state.update_fingerprints(uri, self.model_key, fingerprints, part.roots)
+        except LabsearchError as error:
+            report.failed += 1
+            report.errors.append(f"{uri}: {error}")
+        report.finished_at = datetime.now(UTC).isoformat()
         return report
 
     @property
@@ -181,7 +207,11 @@ class _SortedIds:
         self._ids = sorted(ids)
 
     def under(self, root: str) -> list[str]:
-        """`root` and its children (`root:...`, `root@...`, `root#...`)."""
+        """`root` and its children (`root:...`, `root@...`, `root#...`); a root ending in "/"
+        (a directory) is a plain prefix."""
+        if root.endswith("/"):
+            start = bisect.bisect_left(self._ids, root)
+            return self._ids[start : bisect.bisect_left(self._ids, root + "\U0010ffff")]
         found = [root] if self._has(root) else []
         for separator in (":", "@", "#"):
             prefix = root + separator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,21 @@ class SyncState:
             self._db.execute("DELETE FROM fingerprints WHERE source = ?", (uri,))
             self._db.executemany(
                 "INSERT INTO fingerprints VALUES (?, ?, ?, ?)",
+                [(uri, root, model, value) for root, value in fingerprints.items()],
+            )
+
+    def update_fingerprints(
+        self, uri: str, model: str, fingerprints: dict[str, str], roots: Sequence[str]
+    ) -> None:
+        """After a partial sync: replace the fingerprints of the containers under `roots`,
+        keep the rest of the source's."""
+        with self._db:
+            self._db.executemany(
+                "DELETE FROM fingerprints WHERE source = ? AND root = ?",
+                [(uri, root) for root in roots],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?)",
                 [(uri, root, model, value) for root, value in fingerprints.items()],
             )
 

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     elabftw_api_key: SecretStr | None = None
     elabftw_verify_tls: bool = True
 
+    # Watching (`labsearch watch`, `labsearch serve --watch`)
+    watch_queues: list[str] = Field(
+        default_factory=list, description="SQS queue URLs receiving the sources' S3 events."
+    )
+    watch_poll_seconds: float = Field(default=30.0, gt=0, description="eLabFTW poll interval.")
+
     # OpenSearch
     opensearch_url: str = "http://127.0.0.1:9200"
     opensearch_index: str = "labsearch"

@@ -247,15 +247,90 @@ def verify(
     out.print(f"OK {file} matches {cited} ({hash_type})", markup=False, highlight=False)
 
 
+Queues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        help="SQS queue URL with the sources' S3 event notifications (repeatable; "
+        "default: LABSEARCH_WATCH_QUEUES).",
+    ),
+]
+
+
+def _watch_options(settings: Settings, queues: list[str] | None, catch_up: bool):
+    from indexer.watch.loop import WatchOptions
+
+    return WatchOptions(
+        queues=list(queues or settings.watch_queues),
+        catch_up=catch_up,
+        poll_seconds=settings.watch_poll_seconds,
+    )
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+
+
+@app.command()
+def watch(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Source URIs to keep current (default: every indexed source)."),
+    ] = None,
+    queues: Queues = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(help="Sync every watched source at start (what changed while stopped)."),
+    ] = True,
+) -> None:
+    """Keep the index current: S3 events from SQS, file-system changes, eLabFTW polls."""
+    import signal
+    import threading
+
+    from indexer.jobs import run_watch
+
+    settings = get_settings()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    _log_to_stderr()
+    try:
+        run_watch(settings, sources or [], _watch_options(settings, queues, catch_up), stop)
+    except LabsearchError as error:
+        _fail(error)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Also keep the indexed sources current (see watch).")
+    ] = False,
+    queues: Queues = None,
 ) -> None:
     """Run the HTTP API (chat, search, assets)."""
+    import threading
+
     from chat_api.app import run
 
-    run(get_settings(), host=host, port=port)
+    settings = get_settings()
+    if watch:
+        from indexer.jobs import run_watch
+
+        stop = threading.Event()  # the watcher is a daemon thread: it ends with the server
+        options = _watch_options(settings, queues, catch_up=True)
+        threading.Thread(
+            target=run_watch,
+            args=(settings, [], options, stop),
+            name="labsearch-watch",
+            daemon=True,
+        ).start()
+    run(settings, host=host, port=port)
 
 
 @app.command()

@@ -103,6 +103,28 @@ def latest_objects(s3: Any, bucket: str, prefix: str) -> Iterator[S3Object]:
             )
 
 
+def current_object(s3: Any, bucket: str, key: str) -> S3Object | None:
+    """The current version of one object, or None when it is gone (deleted, or its latest
+    version is a delete marker: HEAD answers 404 then)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    version_id = head.get("VersionId")
+    return S3Object(
+        bucket=bucket,
+        key=key,
+        size=int(head.get("ContentLength", 0)),
+        version_id=None if version_id in (None, "null") else version_id,
+        etag=(head.get("ETag") or "").strip('"') or None,
+        last_modified=head.get("LastModified"),
+    )
+
+
 def download(s3: Any, bucket: str, key: str, version_id: str | None, dest: Path) -> None:
     """Download exactly the given version (not whatever is newest now) to `dest`."""
     extra = {"VersionId": version_id} if version_id else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +40,18 @@ class Checked:
     unchanged: bool = False
 
 
+@dataclass
+class Part:
+    """A part of a source, read again because something said it changed (a watcher's event).
+
+    `roots` are the asset ids the part covers, with their children (`root:...`, `root@...`,
+    `root#...`; a root ending in "/" covers every id it starts). After `items` are read, stored
+    assets under the roots that the items did not produce are gone from the source."""
+
+    roots: list[str]
+    items: Iterator[Asset | SourceIssue | Checked]
+
+
 class Source(Protocol):
     uri: str
 
@@ -47,6 +59,14 @@ class Source(Protocol):
         """Every asset the source holds now (so missing ones can be deleted), and issues.
         Sources that fingerprint containers (Quilt packages) also yield `Checked` markers."""
         ...
+
+
+class PartialSource(Source, Protocol):
+    """A source that can read a part of itself: `keys` are what its change events name (file
+    paths, object keys, package names, ELN entries). What it reads is the source's state now,
+    never the event's: a late or repeated event can only re-read the current version."""
+
+    def scan_part(self, keys: Sequence[str]) -> Part: ...
 
 
 def path_from_uri(uri: str, scheme: str) -> Path:

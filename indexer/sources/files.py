@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from indexer.sources._content import (
     merge_summary,
     summarize_file,
 )
-from indexer.sources.base import SourceIssue, path_from_uri
+from indexer.sources.base import Part, SourceIssue, path_from_uri
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
 from labsearch.schema import Asset, AssetKind, Entity, Provenance
@@ -120,9 +120,49 @@ class FileSource:
         finally:
             cache.close()
 
-    def _files(self, issues: list[SourceIssue]) -> Iterator[Path]:
-        if self.root.is_file():
-            yield self.root
+    def scan_part(self, keys: Sequence[str]) -> Part:
+        """The files at the paths `keys` name, as they are now: a path that is gone (or became a
+        directory) drops its asset, a directory is read whole."""
+        roots: list[str] = []
+        paths: list[Path] = []
+        for key in keys:
+            path = Path(key)
+            if not self._inside(path):
+                continue
+            roots += [f"file://{path}", f"file://{path}/"]  # the file, or all under a directory
+            paths.append(path)
+
+        def items() -> Iterator[Asset | SourceIssue]:
+            cache = SummaryCache(self.settings.cache_dir)
+            try:
+                issues: list[SourceIssue] = []
+                for path in paths:
+                    if path.is_dir():
+                        yield from (
+                            item
+                            for file in self._files(issues, path)
+                            for item in self._file(file, cache)
+                        )
+                    elif path.is_file():
+                        yield from self._file(path, cache)
+                yield from issues
+            finally:
+                cache.close()
+
+        return Part(roots, items())
+
+    def _inside(self, path: Path) -> bool:
+        """Is `path` one this source indexes (under its root, no hidden part)?"""
+        if path == self.root:
+            return True
+        if not path.is_relative_to(self.root):
+            return False
+        return not any(_hidden(part) for part in path.relative_to(self.root).parts)
+
+    def _files(self, issues: list[SourceIssue], top: Path | None = None) -> Iterator[Path]:
+        top = top or self.root
+        if top.is_file():
+            yield top
             return
 
         def unreadable(error: OSError) -> None:
@@ -131,7 +171,7 @@ class FileSource:
             )
 
         # Sorted walk: deterministic order makes runs and their reports comparable.
-        for directory, subdirs, files in os.walk(self.root, onerror=unreadable):
+        for directory, subdirs, files in os.walk(top, onerror=unreadable):
             subdirs[:] = sorted(d for d in subdirs if not _hidden(d))
             for name in sorted(files):
                 if not _hidden(name):
@@ -196,11 +236,45 @@ class S3Source:
             with tempfile.TemporaryDirectory(prefix="labsearch-s3-") as workdir:
                 for obj in _s3.latest_objects(s3, self.bucket, self.prefix):
                     # Skip "folder" markers and hidden keys (.quilt/ manifests, .DS_Store...)
-                    if obj.key.endswith("/") or any(_hidden(p) for p in obj.key.split("/")):
+                    if not self._indexes(obj.key):
                         continue
                     yield from self._object(s3, cache, obj, Path(workdir))
         finally:
             cache.close()
+
+    def scan_part(self, keys: Sequence[str]) -> Part:
+        """The objects `keys` name, at their current version (a key whose latest version is a
+        delete marker, or that is gone, drops its asset)."""
+        wanted = [k for k in dict.fromkeys(keys) if self._indexes(k)]
+        roots = [f"s3://{self.bucket}/{key}" for key in wanted]
+
+        def items() -> Iterator[Asset | SourceIssue]:
+            s3 = _s3.client(self.settings)
+            cache = SummaryCache(self.settings.cache_dir)
+            try:
+                with tempfile.TemporaryDirectory(prefix="labsearch-s3-") as workdir:
+                    for key in wanted:
+                        try:
+                            obj = _s3.current_object(s3, self.bucket, key)
+                        except Exception as exc:  # any S3 failure: keep what is indexed
+                            uri = f"s3://{self.bucket}/{key}"
+                            reason = f"cannot read the object: {_s3.describe_error(exc)}"
+                            yield SourceIssue(self.uri, uri, reason, keep=uri)
+                            continue
+                        if obj is not None:
+                            yield from self._object(s3, cache, obj, Path(workdir))
+            finally:
+                cache.close()
+
+        return Part(roots, items())
+
+    def _indexes(self, key: str) -> bool:
+        """Is `key` an object this source indexes (under the prefix, not hidden or a folder)?"""
+        return (
+            key.startswith(self.prefix)
+            and not key.endswith("/")
+            and not any(_hidden(p) for p in key.split("/"))
+        )
 
     def _object(
         self, s3: Any, cache: SummaryCache, obj: _s3.S3Object, workdir: Path

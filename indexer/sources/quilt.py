@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +42,7 @@ from indexer.sources._content import (
     normalize,
     summarize_file,
 )
-from indexer.sources.base import Checked, SourceIssue, path_from_uri
+from indexer.sources.base import Checked, Part, SourceIssue, path_from_uri
 from indexer.sources.files import Content, fetch_s3_content, with_content
 from labsearch import identifiers as ids
 from labsearch.errors import SourceError
@@ -195,6 +195,39 @@ class QuiltSource:
                         yield from self._package(quilt3, name, cache, Path(workdir))
             finally:
                 cache.close()
+
+    def scan_part(self, names: Sequence[str]) -> Part:
+        """The packages `names` name, as the registry holds them now: a package whose pointers
+        are gone drops its assets; an unchanged fingerprint (a repeated event) reads nothing."""
+        wanted = sorted(set(names))
+        roots = [package_id(self.registry, name) for name in wanted]
+
+        def items() -> Iterator[Asset | SourceIssue | Checked]:
+            quilt3 = _quilt3()
+            from quilt3.backends import get_package_registry
+
+            self._quilt_registry = get_package_registry(self.registry)
+            with _shared_s3_clients():
+                cache = SummaryCache(self.settings.cache_dir)
+                try:
+                    with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
+                        for name in wanted:
+                            if self._exists(name):
+                                yield from self._package(quilt3, name, cache, Path(workdir))
+                finally:
+                    cache.close()
+
+        return Part(roots, items())
+
+    def _exists(self, name: str) -> bool:
+        """Does the registry still name the package (has it any pointer)?"""
+        pointers = f".quilt/named_packages/{name}/"
+        if self.registry.startswith("s3://"):
+            bucket, _ = _s3.split_uri(self.registry)
+            listed = self._s3().list_objects_v2(Bucket=bucket, Prefix=pointers, MaxKeys=1)
+            return bool(listed.get("KeyCount"))
+        directory = path_from_uri(self.registry, "file") / pointers
+        return directory.is_dir() and any(directory.iterdir())
 
     def _check_registry(self) -> None:
         if self.registry.startswith("s3://"):
