@@ -1,0 +1,385 @@
+"""`labsearch watch`: changes reach the index from S3 events (moto's SQS), file-system
+notifications and catch-up scans; events are hints, never trusted over the source's state now."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture  # noqa: F401
+
+from indexer.state import SyncReport
+from indexer.watch.loop import Watcher, WatchOptions
+from labsearch.access import Access
+from labsearch.stores import open_store
+from labsearch.stores.protocol import SearchRequest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OPERATOR = Access.as_operator()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Watching:
+    store: object
+    watcher: Watcher
+    reports: list[SyncReport] = field(default_factory=list)
+
+    def asset(self, asset_id: str):
+        return self.store.get(asset_id, OPERATOR)
+
+    def settled(self, count: int) -> Callable[[], bool]:
+        """A condition: at least `count` writes (catch-up included) have finished."""
+        return lambda: len(self.reports) >= count
+
+
+@contextmanager
+def watching(settings, embedder, sources: list[str], **options) -> Iterator[Watching]:
+    store = open_store(settings, embedder.dimension)
+    run = Watching(store, None)  # type: ignore[arg-type]
+    run.watcher = Watcher(
+        settings,
+        sources,
+        store,
+        embedder,
+        WatchOptions(**options),
+        on_report=lambda report, seconds: run.reports.append(report),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=run.watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    assert run.watcher.caught_up.wait(120), "the catch-up scan did not finish"
+    try:
+        yield run
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        store.close()
+
+
+# --- S3 events through SQS (moto) -------------------------------------------------------------
+
+
+@dataclass
+class Queue:
+    url: str
+    client: object
+
+    def send(self, body: object) -> None:
+        text = body if isinstance(body, str) else json.dumps(body)
+        self.client.send_message(QueueUrl=self.url, MessageBody=text)
+
+    def depth(self) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)
+        return sum(int(attributes["Attributes"][n]) for n in names)
+
+
+@pytest.fixture
+def events(moto_s3, s3_bucket) -> Queue:
+    """A queue receiving the bucket's S3 event notifications (the S3 -> SQS shape)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_s3.endpoint_url)
+    url = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    notify(moto_s3.client(), s3_bucket, arn)
+    return Queue(url, sqs)
+
+
+def notify(s3, bucket: str, queue_arn: str | None) -> None:
+    """Turn the bucket's notifications to the queue on (or off, with None)."""
+    configuration = (
+        {
+            "QueueConfigurations": [
+                {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        }
+        if queue_arn
+        else {}
+    )
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
+
+
+def s3_record(bucket: str, key: str, name: str, version: str | None = None) -> dict:
+    """An S3 event notification as documented (notification-content-structure.html)."""
+    obj = {"key": key.replace(" ", "+"), "sequencer": "0055AED6DCD90281E5"}
+    if version:
+        obj["versionId"] = version
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2026-11-30T12:00:00.000Z",
+                "eventName": name,
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket}, "object": obj},
+            }
+        ]
+    }
+
+
+def eventbridge_event(bucket: str, key: str, detail_type: str) -> dict:
+    """An S3 event delivered through EventBridge as documented (ev-events.html)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-30T12:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 5, "sequencer": "00617F08299329D189"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject" if detail_type == "Object Created" else "DeleteObject",
+        },
+    }
+
+
+def put(s3, bucket: str, key: str, text: str) -> str:
+    return s3.put_object(Bucket=bucket, Key=key, Body=text.encode())["VersionId"]
+
+
+def test_s3_put_overwrite_and_delete_reach_the_index(
+    settings, embedder, moto_s3, s3_bucket, events
+):
+    s3 = moto_s3.client()
+    source = f"s3://{s3_bucket}/runs/"
+    key = "runs/R0042/summary.txt"
+    asset_id = f"s3://{s3_bucket}/{key}"
+    with watching(settings, embedder, [source], queues=[events.url], files=False) as run:
+        first = put(s3, s3_bucket, key, "NovaSeq run R0042 of liver sample LIV-0042")
+        wait_until(lambda: run.asset(asset_id), what="the new object")
+        assert run.asset(asset_id).provenance.version_id == first
+
+        second = put(s3, s3_bucket, key, "NovaSeq run R0042 re-demultiplexed, kidney KID-7")
+        wait_until(lambda: run.asset(asset_id).provenance.version_id == second, what="version 2")
+        assert "KID-7" in run.asset(asset_id).text and "LIV-0042" not in run.asset(asset_id).text
+        hits = run.store.search(SearchRequest(text="KID-7", k=5), OPERATOR)
+        assert [h.asset.id for h in hits][:1] == [asset_id]
+
+        s3.delete_object(Bucket=s3_bucket, Key=key)  # versioned: a delete marker
+        # moto sends no notification for a delete marker; AWS sends this one.
+        events.send(s3_record(s3_bucket, key, "ObjectRemoved:DeleteMarkerCreated"))
+        wait_until(lambda: run.asset(asset_id) is None, what="the deleted object to go")
+        wait_until(lambda: events.depth() == 0, what="every message deleted")
+
+
+def test_documented_event_shapes_moto_does_not_send(settings, embedder, moto_s3, s3_bucket, events):
+    """EventBridge events and DeleteMarkerCreated are injected as AWS documents them."""
+    s3 = moto_s3.client()
+    source = f"s3://{s3_bucket}/"
+    with watching(settings, embedder, [source], queues=[events.url], files=False) as run:
+        notify(s3, s3_bucket, None)  # from here on only the injected events say anything
+        put(s3, s3_bucket, "plates/P 7.csv", "well,od\nA1,0.42\n")
+        events.send(eventbridge_event(s3_bucket, "plates/P 7.csv", "Object Created"))
+        asset_id = f"s3://{s3_bucket}/plates/P 7.csv"
+        wait_until(lambda: run.asset(asset_id), what="the EventBridge-announced object")
+
+        s3.delete_object(Bucket=s3_bucket, Key="plates/P 7.csv")
+        events.send(s3_record(s3_bucket, "plates/P 7.csv", "ObjectRemoved:DeleteMarkerCreated"))
+        wait_until(lambda: run.asset(asset_id) is None, what="the delete marker to remove it")
+
+
+def test_late_duplicate_and_reordered_events_cannot_restore_or_remove(
+    settings, embedder, moto_s3, s3_bucket, events
+):
+    s3 = moto_s3.client()
+    source = f"s3://{s3_bucket}/"
+    kept, gone = "kept.txt", "gone.txt"
+    with watching(settings, embedder, [source], queues=[events.url], files=False) as run:
+        notify(s3, s3_bucket, None)
+        old_version = put(s3, s3_bucket, gone, "an object deleted later")
+        put(s3, s3_bucket, kept, "an object that stays")
+        events.send(s3_record(s3_bucket, gone, "ObjectCreated:Put"))
+        events.send(s3_record(s3_bucket, kept, "ObjectCreated:Put"))
+        wait_until(lambda: run.asset(f"s3://{s3_bucket}/{gone}"), what="both objects")
+        wait_until(lambda: run.asset(f"s3://{s3_bucket}/{kept}"), what="both objects")
+
+        s3.delete_object(Bucket=s3_bucket, Key=gone)
+        before = len(run.reports)
+        # Late: a create event for the version that was deleted since. Reordered: a remove
+        # event for an object that exists. Duplicate: the same create event twice.
+        events.send(s3_record(s3_bucket, gone, "ObjectCreated:Put", old_version))
+        events.send(s3_record(s3_bucket, kept, "ObjectRemoved:Delete"))
+        events.send(s3_record(s3_bucket, kept, "ObjectCreated:Put"))
+        events.send(s3_record(s3_bucket, kept, "ObjectCreated:Put"))
+        wait_until(lambda: events.depth() == 0 and len(run.reports) > before, what="processing")
+        assert run.asset(f"s3://{s3_bucket}/{gone}") is None  # the late event re-read: deleted
+        assert run.asset(f"s3://{s3_bucket}/{kept}") is not None  # the remove event: it exists
+        rewritten = sum(r.added + r.updated for r in run.reports[before:])
+        assert rewritten == 0  # duplicates re-read an unchanged object: nothing written
+
+
+def test_poison_messages_go_to_dead_letters_and_do_not_block(
+    settings, embedder, moto_s3, s3_bucket, events
+):
+    s3 = moto_s3.client()
+    with watching(settings, embedder, [f"s3://{s3_bucket}/"], queues=[events.url]) as run:
+        events.send("this is not JSON")
+        events.send({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {}}}]})
+        events.send({"detail-type": "Scheduled Event", "source": "aws.events"})
+        put(s3, s3_bucket, "after-poison.txt", "processed after the poison")
+        wait_until(lambda: run.asset(f"s3://{s3_bucket}/after-poison.txt"), what="the good one")
+        wait_until(lambda: events.depth() == 0, what="an empty queue")
+        letters = run.watcher.dead_letters.read()
+        assert [letter["body"] for letter in letters][0] == "this is not JSON"
+        assert len(letters) == 3
+        assert "not JSON" in letters[0]["reason"]
+        assert "s3.bucket.name" in letters[1]["reason"]
+        assert "neither an S3 event" in letters[2]["reason"]
+        assert all(letter["origin"] == events.url for letter in letters)
+
+
+def test_a_new_top_hash_rewrites_only_that_package(
+    settings, embedder, moto_s3, s3_bucket, events, tmp_path
+):
+    import quilt3
+
+    registry = f"s3://{s3_bucket}"
+
+    def push(name: str, text: str) -> str:
+        data = tmp_path / f"{name.replace('/', '-')}-{uuid.uuid4().hex[:6]}"
+        data.mkdir()
+        (data / "counts.csv").write_text(f"gene,count\nActb,{len(text)}\n")
+        (data / "README.md").write_text(f"# {name}\n{text}\n")
+        package = quilt3.Package().set_dir(".", str(data))
+        return package.push(name, registry=registry, force=True).top_hash
+
+    push("lab-a/liver", "liver RNA-seq, first version")
+    push("lab-a/kidney", "kidney RNA-seq")
+    source = f"quilt+{registry}"
+    with watching(settings, embedder, [source], queues=[events.url], files=False) as run:
+        kidney = {k: v for k, v in run.store.hashes_by_source(source).items() if "kidney" in k}
+        before = len(run.reports)
+        top_hash = push("lab-a/liver", "liver RNA-seq, second version with more samples")
+        liver = f"quilt:{registry}#lab-a/liver"
+        wait_until(
+            lambda: (a := run.asset(liver)) is not None and a.provenance.top_hash == top_hash,
+            what="the new top hash",
+        )
+        wait_until(lambda: events.depth() == 0, what="every message deleted")
+        after = {k: v for k, v in run.store.hashes_by_source(source).items() if "kidney" in k}
+        assert after == kidney  # the other package was neither read nor rewritten
+        written = [r for r in run.reports[before:] if r.added + r.updated]
+        assert written and all(r.updated + r.added <= 3 for r in written)  # package + 2 entries
+
+
+# --- local files ----------------------------------------------------------------------------
+
+
+def test_file_write_overwrite_and_delete_reach_the_index(settings, embedder, tmp_path):
+    lab = tmp_path / "lab"
+    (lab / "runs").mkdir(parents=True)
+    (lab / "runs" / "old.txt").write_text("indexed before the watcher started")
+    source = lab.as_uri()
+    with watching(settings, embedder, [source]) as run:
+        assert run.asset(f"file://{lab}/runs/old.txt")  # the catch-up scan
+        path = lab / "runs" / "R0099.txt"
+        path.write_text("MiSeq run R0099, sample LIV-0099")
+        wait_until(lambda: run.asset(f"file://{path}"), what="the new file")
+
+        path.write_text("MiSeq run R0099 rerun, sample KID-0099")
+        wait_until(lambda: "KID-0099" in run.asset(f"file://{path}").text, what="the new text")
+
+        path.unlink()
+        wait_until(lambda: run.asset(f"file://{path}") is None, what="the deleted file to go")
+
+        nested = lab / "runs" / "batch-2"
+        nested.mkdir()
+        (nested / "a.txt").write_text("batch two, file a")
+        wait_until(lambda: run.asset(f"file://{nested}/a.txt"), what="a file in a new directory")
+        (nested / "a.txt").rename(tmp_path / "moved-out.txt")
+        nested.rmdir()
+        wait_until(lambda: run.asset(f"file://{nested}/a.txt") is None, what="the moved file")
+        assert run.asset(f"file://{lab}/runs/old.txt")  # nothing else was touched
+
+
+def test_catch_up_finds_what_changed_while_nobody_watched(settings, embedder, tmp_path):
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "a.txt").write_text("first file")
+    with watching(settings, embedder, [lab.as_uri()]):
+        pass
+    (lab / "a.txt").unlink()
+    (lab / "b.txt").write_text("written while the watcher was stopped")
+    with watching(settings, embedder, [lab.as_uri()]) as run:
+        assert run.asset(f"file://{lab}/b.txt") is not None
+        assert run.asset(f"file://{lab}/a.txt") is None
+
+
+def test_killed_watcher_loses_nothing(settings, moto_s3, s3_bucket, events, tmp_path):
+    """kill -9 while messages are in flight; the restarted watcher gets them again (the queue
+    redelivers what was never deleted) and its catch-up scan finds the rest."""
+    s3 = moto_s3.client()
+    source = f"s3://{s3_bucket}/"
+    env = dict(
+        os.environ,
+        LABSEARCH_HOME=str(settings.home),
+        LABSEARCH_CACHE_DIR=str(tmp_path / "cache-killed"),
+        LABSEARCH_WATCH_QUEUES=json.dumps([events.url]),
+    )
+    events.client.set_queue_attributes(QueueUrl=events.url, Attributes={"VisibilityTimeout": "2"})
+    command = [sys.executable, "-m", "shell.cli", "watch", source]
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:  # the catch-up of the empty bucket is done
+            if f"{source}:" in line:
+                break
+        keys = [f"obj-{n:03d}.txt" for n in range(30)]
+        for key in keys:
+            put(s3, s3_bucket, key, f"object {key} of a run")
+        wait_until(lambda: _count(settings) > 0, timeout=60, what="the first writes")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert _count(settings) > 0  # killed after writing some, with messages still queued
+
+    restarted = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _count(settings) == len(keys), timeout=120, what="every object")
+        wait_until(lambda: events.depth() == 0, timeout=60, what="an empty queue")
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=30)
+
+
+def _count(settings) -> int:
+    from labsearch.stores.embedded import EmbeddedStore
+
+    if not settings.index_dir.exists():
+        return 0
+    try:
+        store = EmbeddedStore.open(settings.index_dir, "all-MiniLM-L6-v2", 384)
+    except Exception:  # the watcher may not have created the index yet
+        return 0
+    try:
+        return store.info().count
+    finally:
+        store.close()
