@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,9 @@ def make_handler(state: FakeElab) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send(200, found[0])
                 return
+            if query.get("order") == ["lastchange"]:  # newest change first, as eLabFTW sorts
+                entities = sorted(entities, key=lambda e: e.get("modified_at") or "")
+                entities = entities[::-1] if query.get("sort") == ["desc"] else entities
             limit = min(int(query.get("limit", ["15"])[0]), state.max_limit)
             offset = 0 if state.ignore_offset else int(query.get("offset", ["0"])[0])
             page = entities[offset : offset + limit]
@@ -300,3 +304,31 @@ def test_unreachable_server_and_bad_uri() -> None:
 def test_html_to_text() -> None:
     html = "<p>a&amp;b</p><table><tr><td>x</td><td>y</td></tr></table><style>p{}</style>"
     assert html_to_text(html) == "a&b\nx y"
+
+
+def test_polling_reads_only_what_changed_since_the_last_poll(elab) -> None:
+    uri, state = elab
+    source = ElabFTWSource(uri, settings(), page_size=2)
+    everything, newest = source.changed_since(None)
+    assert sorted(everything) == [f"{t}:{i}" for t in ("experiments", "items") for i in (1, 2, 3)]
+    assert newest == datetime(2024, 4, 2, 11, 11, 11, tzinfo=UTC)
+
+    state.requests.clear()
+    state.entities["items"][2]["modified_at"] = "2024-05-01 09:30:00"
+    changed, newest = source.changed_since(newest)
+    # Entries changed in the second of the last poll are read again (times have whole seconds).
+    assert changed == ["experiments:3", "items:3"]
+    assert newest == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    listings = [path for path, _ in state.requests if path.count("/") == 3]
+    assert len(listings) == 2  # one page per type: the listing is newest-first
+
+
+def test_reading_changed_entries_again_and_dropping_deleted_ones(elab) -> None:
+    uri, state = elab
+    source = ElabFTWSource(uri, settings(), page_size=2)
+    state.entities["experiments"][0]["title"] = "Renamed: liver RNA-seq"
+    del state.entities["items"][1]
+    part = source.scan_part(["experiments:1", "items:2", "nonsense", "items:x"])
+    assert part.roots == [source.asset_id("experiments", 1), source.asset_id("items", 2)]
+    assets = list(part.items)
+    assert [a.title for a in assets] == ["Renamed: liver RNA-seq"]  # items:2 is gone (404)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from opensearch_fixtures import index_alias, opensearch_node, opensearch_settings  # noqa: F401
 from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture  # noqa: F401
 
 from indexer.state import SyncReport
@@ -35,6 +36,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(0.05)
+
+
+@pytest.fixture(params=["embedded", pytest.param("opensearch", marks=pytest.mark.integration)])
+def backend(request, settings, tmp_path):
+    """Settings for either store: the watcher must keep both current."""
+    if request.param == "embedded":
+        return settings
+    return opensearch_settings(
+        request.getfixturevalue("opensearch_node"),
+        request.getfixturevalue("index_alias"),
+        tmp_path,
+        model=settings.model,
+        home=settings.home,
+        cache_dir=settings.cache_dir,
+    )
 
 
 @dataclass
@@ -166,14 +182,12 @@ def put(s3, bucket: str, key: str, text: str) -> str:
     return s3.put_object(Bucket=bucket, Key=key, Body=text.encode())["VersionId"]
 
 
-def test_s3_put_overwrite_and_delete_reach_the_index(
-    settings, embedder, moto_s3, s3_bucket, events
-):
+def test_s3_put_overwrite_and_delete_reach_the_index(backend, embedder, moto_s3, s3_bucket, events):
     s3 = moto_s3.client()
     source = f"s3://{s3_bucket}/runs/"
     key = "runs/R0042/summary.txt"
     asset_id = f"s3://{s3_bucket}/{key}"
-    with watching(settings, embedder, [source], queues=[events.url], files=False) as run:
+    with watching(backend, embedder, [source], queues=[events.url], files=False) as run:
         first = put(s3, s3_bucket, key, "NovaSeq run R0042 of liver sample LIV-0042")
         wait_until(lambda: run.asset(asset_id), what="the new object")
         assert run.asset(asset_id).provenance.version_id == first
@@ -294,12 +308,12 @@ def test_a_new_top_hash_rewrites_only_that_package(
 # --- local files ----------------------------------------------------------------------------
 
 
-def test_file_write_overwrite_and_delete_reach_the_index(settings, embedder, tmp_path):
+def test_file_write_overwrite_and_delete_reach_the_index(backend, embedder, tmp_path):
     lab = tmp_path / "lab"
     (lab / "runs").mkdir(parents=True)
     (lab / "runs" / "old.txt").write_text("indexed before the watcher started")
     source = lab.as_uri()
-    with watching(settings, embedder, [source]) as run:
+    with watching(backend, embedder, [source]) as run:
         assert run.asset(f"file://{lab}/runs/old.txt")  # the catch-up scan
         path = lab / "runs" / "R0099.txt"
         path.write_text("MiSeq run R0099, sample LIV-0099")
@@ -383,3 +397,21 @@ def _count(settings) -> int:
         return store.info().count
     finally:
         store.close()
+
+
+def test_a_long_sync_of_one_source_does_not_hold_up_another(settings, embedder, tmp_path):
+    """The watcher locks a source only for each write: while a `labsearch index` of source A
+    runs (holds A's lock), changes to B land at once and A's wait for the lock, then land."""
+    from indexer.locks import source_lock
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    with watching(settings, embedder, [a.as_uri(), b.as_uri()]) as run:
+        with source_lock(settings.home, a.as_uri()):
+            (a / "waits.txt").write_text("written while A is being synced")
+            (b / "lands.txt").write_text("written to B meanwhile")
+            wait_until(lambda: run.asset(f"file://{b}/lands.txt"), what="B's change")
+            time.sleep(1.0)  # A's change is queued behind A's lock, however long we wait
+            assert run.asset(f"file://{a}/waits.txt") is None
+        wait_until(lambda: run.asset(f"file://{a}/waits.txt"), what="A's change after the lock")

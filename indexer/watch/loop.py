@@ -63,6 +63,7 @@ class Watcher:
         self.on_report = on_report or _log_report
         self.dead_letters = DeadLetters(settings.home / "watch" / "dead-letters.jsonl")
         self._batches: queue.Queue[Batch] = queue.Queue()
+        self._pending: list[_Pending] = []
         self.caught_up = threading.Event()
 
     def put(self, batch: Batch) -> None:
@@ -104,10 +105,11 @@ class Watcher:
         indexer = Indexer(self.settings, self.store, self.embedder, progress=None)
         try:
             if self.options.catch_up:
-                for uri in self.sources:
+                for uri in self.sources:  # a source another writer syncs now is skipped
                     if stop.is_set():
                         return
-                    self._apply(indexer, uri, None, stop)
+                    if self._write(indexer, uri, None) is BUSY:
+                        log.info("%s: another writer is syncing it; no catch-up needed", uri)
             self.caught_up.set()
             while not stop.is_set():
                 self.step(indexer, stop, timeout=0.2)
@@ -117,7 +119,33 @@ class Watcher:
                 thread.join(timeout=10)
 
     def step(self, indexer: Indexer, stop: threading.Event, timeout: float) -> int:
-        """Apply every batch waiting now (merged per source); returns how many there were."""
+        """Apply the batches waiting now, merged per source; returns how many arrived.
+
+        A source another writer holds (a `labsearch index` of it, a rebuild) is skipped and
+        tried again next step, so it holds up no other source; its batches settle once it was
+        written, or fail after `lock_wait_seconds`."""
+        arrived = self._receive(timeout=0.2 if self._pending else timeout)
+        merged: Changes = {}
+        for pending in self._pending:
+            for uri in pending.waiting:
+                merge(merged, {uri: pending.batch.changes[uri]})
+        now = time.monotonic()
+        for uri, keys in merged.items():
+            outcome = self._write(indexer, uri, keys)
+            if outcome is BUSY and not stop.is_set():
+                overdue = [p for p in self._pending if uri in p.waiting and p.deadline < now]
+                for pending in overdue:
+                    pending.done(uri, f"{uri} stayed locked by another writer; try again")
+                continue
+            for pending in self._pending:
+                if uri in pending.waiting:
+                    pending.done(uri, None if outcome is BUSY else outcome)
+        for pending in [p for p in self._pending if not p.waiting]:
+            pending.batch.settle(not pending.reasons, "; ".join(pending.reasons))
+            self._pending.remove(pending)
+        return arrived
+
+    def _receive(self, timeout: float) -> int:
         try:
             batches = [self._batches.get(timeout=timeout)]
         except queue.Empty:
@@ -127,40 +155,41 @@ class Watcher:
                 batches.append(self._batches.get_nowait())
             except queue.Empty:
                 break
-        merged: Changes = {}
-        for batch in batches:
-            merge(merged, batch.changes)
-        failures = {
-            uri: reason
-            for uri, keys in merged.items()
-            if (reason := self._apply(indexer, uri, keys, stop)) is not None
-        }
-        for batch in batches:
-            reasons = [failures[uri] for uri in batch.changes if uri in failures]
-            batch.settle(not reasons, "; ".join(reasons))
+        deadline = time.monotonic() + self.options.lock_wait_seconds
+        self._pending += [_Pending(batch, set(batch.changes), deadline) for batch in batches]
         return len(batches)
 
-    def _apply(
-        self, indexer: Indexer, uri: str, keys: set[str] | None, stop: threading.Event
-    ) -> str | None:
-        """Write one source's changes under its lock; None when done, else why not."""
-        deadline = time.monotonic() + self.options.lock_wait_seconds
-        while True:
-            try:
-                with source_lock(self.settings.home, uri):
-                    started = time.monotonic()
-                    if keys is None:
-                        report = indexer.index(uri)
-                    else:
-                        report = indexer.refresh(uri, sorted(keys))
-                    self.on_report(report, time.monotonic() - started)
-                    if report.complete and not report.failed:
-                        return None
-                    return "; ".join(report.errors[:3]) or "the source could not be read"
-            except IndexLockedError as busy:  # a sync of this source or a rebuild is running
-                if stop.is_set() or time.monotonic() > deadline:
-                    return str(busy)
-                stop.wait(0.2)
+    def _write(self, indexer: Indexer, uri: str, keys: set[str] | None) -> str | None | object:
+        """Write one source's changes under its lock, held for just this write: None when
+        done, BUSY when another writer holds the source, else why it failed."""
+        try:
+            with source_lock(self.settings.home, uri):
+                started = time.monotonic()
+                report = indexer.index(uri) if keys is None else indexer.refresh(uri, sorted(keys))
+                self.on_report(report, time.monotonic() - started)
+        except IndexLockedError:
+            return BUSY
+        if report.complete and not report.failed:
+            return None
+        return "; ".join(report.errors[:3]) or "the source could not be read"
+
+
+BUSY = object()  # a source another writer holds right now
+
+
+@dataclass
+class _Pending:
+    """A batch some of whose sources are not written yet."""
+
+    batch: Batch
+    waiting: set[str]
+    deadline: float
+    reasons: list[str] = field(default_factory=list)
+
+    def done(self, uri: str, failure: str | None) -> None:
+        self.waiting.discard(uri)
+        if failure:
+            self.reasons.append(failure)
 
 
 def _log_report(report: SyncReport, seconds: float) -> None:
