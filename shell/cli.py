@@ -324,11 +324,16 @@ def serve(
 
         stop = threading.Event()  # the watcher is a daemon thread: it ends with the server
         options = _watch_options(settings, queues, catch_up=True)
+
+        def watch_beside_the_server() -> None:
+            try:
+                run_watch(settings, [], options, stop)
+            except LabsearchError as error:  # the API goes on serving what is indexed
+                err.print(f"[bold red]watch stopped:[/] {escape(str(error))}", highlight=False)
+
+        _log_to_stderr()
         threading.Thread(
-            target=run_watch,
-            args=(settings, [], options, stop),
-            name="labsearch-watch",
-            daemon=True,
+            target=watch_beside_the_server, name="labsearch-watch", daemon=True
         ).start()
     run(settings, host=host, port=port)
 

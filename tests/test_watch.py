@@ -415,3 +415,59 @@ def test_a_long_sync_of_one_source_does_not_hold_up_another(settings, embedder, 
             time.sleep(1.0)  # A's change is queued behind A's lock, however long we wait
             assert run.asset(f"file://{a}/waits.txt") is None
         wait_until(lambda: run.asset(f"file://{a}/waits.txt"), what="A's change after the lock")
+
+
+def test_serve_with_watch_answers_with_a_file_written_after_it_started(settings, tmp_path):
+    """`labsearch serve --watch`: the API process keeps its own index current."""
+    import socket
+
+    import requests
+
+    from indexer.jobs import run_index
+
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "before.txt").write_text("indexed before the server started")
+    users = {"alice": {"groups": ["lab-a"], "api_keys": ["key-alice"]}}
+    rules = [{"prefix": lab.as_uri(), "groups": ["lab-a"]}]
+    env = dict(
+        os.environ,
+        LABSEARCH_HOME=str(settings.home),
+        LABSEARCH_CACHE_DIR=str(settings.cache_dir),
+        LABSEARCH_USERS=json.dumps(users),
+        LABSEARCH_ACCESS_RULES=json.dumps(rules),
+    )
+    configured = type(settings)(**{**settings.model_dump(), "access_rules": rules, "users": users})
+    run_index(configured, [lab.as_uri()])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "shell.cli", "serve", "--watch", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    headers = {"X-API-Key": "key-alice"}
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def hits(word: str) -> list[str]:
+        body = {"query": word, "size": 5}
+        answer = requests.post(f"{url}/search", json=body, headers=headers, timeout=10)
+        answer.raise_for_status()
+        return [hit["id"] for hit in answer.json()["hits"]]
+
+    try:
+        wait_until(ready, timeout=120, what="the server")
+        time.sleep(2)  # the watcher's catch-up scan runs beside the server's loading
+        (lab / "after.txt").write_text("zebrafish morpholino knockdown written later")
+        wait_until(
+            lambda: f"file://{lab}/after.txt" in hits("zebrafish morpholino"),
+            timeout=60,
+            what="the new file in the API's answers",
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
