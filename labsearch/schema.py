@@ -116,6 +116,12 @@ class Asset(BaseModel):
     groups: list[str] = Field(
         default_factory=list, description="Access groups; empty means nobody but the operator."
     )
+    rule_keys: list[str] | None = Field(
+        default=None,
+        description="Where `groups` came from: None when the record named its own groups; else "
+        "the source URI and keys the settings' access rules were matched against, so a rule "
+        "change can be applied to the stored asset without reading its source again.",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     errors: list[str] = Field(
