@@ -146,6 +146,10 @@ class Asset(BaseModel):
         Unchanged hash means the asset need neither be re-embedded nor rewritten.
         """
         payload = self.model_dump(mode="json", exclude={"created_at", "updated_at"})
+        if payload.get("rule_keys") is None:
+            # Groups the record names itself: hashed as before `rule_keys` existed, so such
+            # assets are not rewritten just because the field was added.
+            payload.pop("rule_keys", None)
         payload["_model"] = model
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()

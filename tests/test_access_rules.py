@@ -276,3 +276,20 @@ def test_cli_access_apply(settings, embedder, lab, tmp_path, monkeypatch):
 def test_apply_rules_job_takes_the_writer_lock(settings, lab):
     with writer_lock(settings.home), pytest.raises(Exception, match="another `labsearch index`"):
         apply_rules(settings)
+
+
+def test_hash_of_an_asset_naming_its_own_groups_did_not_change_with_rule_keys():
+    """Upgrading rewrites only assets whose groups come from rules (to record their keys)."""
+    import hashlib
+
+    from labsearch.schema import Asset, Provenance
+
+    asset = Asset(
+        id="x", source="s", kind="file", title="t", provenance=Provenance(source="s"), groups=["g"]
+    )
+    payload = asset.model_dump(mode="json", exclude={"created_at", "updated_at", "rule_keys"})
+    payload["_model"] = "m"
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    assert asset.content_hash("m") == hashlib.sha256(blob.encode()).hexdigest()
+    ruled = asset.model_copy(update={"rule_keys": ["s"]})
+    assert ruled.content_hash("m") != asset.content_hash("m")
