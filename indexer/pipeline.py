@@ -38,6 +38,13 @@ def _default_progress(description: str) -> Any:
     return tqdm(desc=description, unit=" assets", file=sys.stderr, disable=None, leave=False)
 
 
+def model_key(settings: Settings, embedder: Embedder) -> str:
+    """What content hashes are computed with. The vector depends on the model and on what text
+    it saw: all are part of the hash."""
+    embedded = f"{embedder.vector_key}|{settings.embed_max_chars}"
+    return f"{embedded}|{EMBEDDING_TEXT_VERSION}"
+
+
 class Indexer:
     def __init__(
         self,
@@ -98,9 +105,7 @@ class Indexer:
 
     @property
     def model_key(self) -> str:
-        """The vector depends on the model and on what text it saw: all are part of the hash."""
-        embedded = f"{self.embedder.vector_key}|{self.settings.embed_max_chars}"
-        return f"{embedded}|{EMBEDDING_TEXT_VERSION}"
+        return model_key(self.settings, self.embedder)
 
     def _sync(
         self,

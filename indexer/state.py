@@ -45,6 +45,10 @@ class SyncState:
             "CREATE TABLE IF NOT EXISTS fingerprints (source TEXT NOT NULL, root TEXT NOT NULL,"
             " model TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, root))"
         )
+        # Per index (`store`): the fingerprint of the access rules last applied to it.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS access_rules (store TEXT PRIMARY KEY, fingerprint TEXT)"
+        )
 
     def record(self, report: SyncReport) -> None:
         with self._db:
@@ -81,6 +85,19 @@ class SyncState:
             self._db.executemany(
                 "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?)",
                 [(uri, root, model, value) for root, value in fingerprints.items()],
+            )
+
+    def applied_rules(self, store: str) -> str | None:
+        """Fingerprint of the access rules last applied to the index `store` names."""
+        row = self._db.execute(
+            "SELECT fingerprint FROM access_rules WHERE store = ?", (store,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_applied_rules(self, store: str, fingerprint: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO access_rules VALUES (?, ?)", (store, fingerprint)
             )
 
     def forget(self, uri: str) -> bool:

@@ -116,6 +116,12 @@ class Asset(BaseModel):
     groups: list[str] = Field(
         default_factory=list, description="Access groups; empty means nobody but the operator."
     )
+    rule_keys: list[str] | None = Field(
+        default=None,
+        description="Where `groups` came from: None when the record named its own groups; else "
+        "the source URI and keys the settings' access rules were matched against, so a rule "
+        "change can be applied to the stored asset without reading its source again.",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     errors: list[str] = Field(
@@ -140,6 +146,10 @@ class Asset(BaseModel):
         Unchanged hash means the asset need neither be re-embedded nor rewritten.
         """
         payload = self.model_dump(mode="json", exclude={"created_at", "updated_at"})
+        if payload.get("rule_keys") is None:
+            # Groups the record names itself: hashed as before `rule_keys` existed, so such
+            # assets are not rewritten just because the field was added.
+            payload.pop("rule_keys", None)
         payload["_model"] = model
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()

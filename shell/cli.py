@@ -139,6 +139,27 @@ def remove(
     out.print(f"removed {removed} assets of {source}", markup=False)
 
 
+access_app = typer.Typer(
+    help="Access rules: apply changed rules to the stored assets.", no_args_is_help=True
+)
+app.add_typer(access_app, name="access")
+
+
+@access_app.command("apply")
+def access_apply() -> None:
+    """Apply the configured access rules to every stored asset, without reading sources or
+    embedding (`labsearch index` also does this first whenever the rules changed)."""
+    from indexer.jobs import apply_rules
+
+    try:
+        report = apply_rules(get_settings())
+    except LabsearchError as error:
+        _fail(error)
+    if report is not None:
+        summary = f"access rules applied: {report.summary()}"
+        out.print(summary, markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Free text; identifiers in it match exactly.")],
@@ -319,6 +340,11 @@ def serve(
     from chat_api.app import run
 
     settings = get_settings()
+    from indexer.jobs import apply_changed_rules
+    from indexer.regroup import rules_changed
+
+    if rules_changed(settings):  # who sees what follows the configuration the server reads
+        apply_changed_rules(settings)
     if watch:
         from indexer.jobs import run_watch
 

@@ -27,6 +27,7 @@ from labsearch.schema import Asset, Link, LinkType, Provenance
 from labsearch.stores.protocol import (
     AssetStore,
     FusionSettings,
+    GroupsUpdate,
     IndexedAsset,
     SearchMode,
     SearchRequest,
@@ -680,6 +681,81 @@ class StoreConformance:
         store.delete(["n2"])
         hits = store.search(SearchRequest(vector=unit(2), mode=SearchMode.DENSE), LAB_A)
         assert ids(hits) == ["n1"]
+
+    # ---------------------------------------------------------------- changing groups
+
+    def _regroup_corpus(self, store: AssetStore) -> Asset:
+        moving = make_asset(
+            "r-move",
+            text="liver biopsy sequencing",
+            metadata={"instrument": "NovaSeq 6000"},
+            rule_keys=["src://test", "/data/lab-a"],
+        )
+        staying = make_asset("r-stay", kind="sample", text="kidney cortex")
+        store.upsert([indexed(moving, unit(0)), indexed(staying, unit(1))])
+        return moving
+
+    def _searches(self, store: AssetStore, access: Access) -> list[list[str]]:
+        """Ids each search mode returns for the moving asset's text and vector."""
+        return [
+            ids(store.search(SearchRequest(text="liver", vector=unit(0), mode=mode), access))
+            for mode in ALL_MODES
+        ]
+
+    def test_set_groups_changes_who_sees_an_asset_everywhere(self, store: AssetStore) -> None:
+        moving = self._regroup_corpus(store)
+        # Read first, so that anything a backend caches about groups is warm.
+        assert all("r-move" in found for found in self._searches(store, LAB_A))
+        assert all(found == [] for found in self._searches(store, LAB_B))
+        moved = moving.model_copy(update={"groups": ["lab-b"]})
+        new_hash = moved.content_hash(MODEL)
+        changed = store.set_groups(
+            [GroupsUpdate("r-move", ["lab-b"], new_hash), GroupsUpdate("unknown", ["x"], "h")]
+        )
+        assert changed == 1, "unknown ids are ignored"
+        assert store.get("r-move", LAB_A) is None
+        self.assert_same_assets(store.get("r-move", LAB_B), moved)
+        assert ids(store.get_many(["r-move", "r-stay"], LAB_A)) == ["r-stay"]
+        assert all("r-move" not in found for found in self._searches(store, LAB_A))
+        assert all(found[:1] == ["r-move"] for found in self._searches(store, LAB_B))
+        self.assert_same_ids(ids(store.match(None, LAB_A).assets), ["r-stay"])
+        self.assert_same_ids(ids(store.match(None, LAB_B).assets), ["r-move"])
+        assert store.facets(["kind"], LAB_A) == {"kind": {"sample": 1}}
+        assert store.facets(["kind"], LAB_B) == {"kind": {"file": 1}}
+        assert store.values("metadata.instrument", LAB_A) == {}
+        assert store.values("metadata.instrument", LAB_B) == {"NovaSeq 6000": 1}
+        assert store.hashes_by_source("src://test")["r-move"] == new_hash
+
+    def test_set_groups_keeps_vector_and_text(self, store: AssetStore) -> None:
+        self._regroup_corpus(store)
+        store.set_groups([GroupsUpdate("r-move", ["lab-b", "lab-c"], "new-hash")])
+        dense = store.search(SearchRequest(vector=unit(0), mode=SearchMode.DENSE), LAB_B)
+        assert ids(dense) == ["r-move"] and dense[0].score == pytest.approx(1.0, abs=1e-4)
+        bm25 = store.search(SearchRequest(text="biopsy", mode=SearchMode.BM25), LAB_B)
+        assert ids(bm25) == ["r-move"]
+        asset = store.get("r-move", Access.for_groups(["lab-c"]))
+        assert asset is not None and asset.groups == ["lab-b", "lab-c"]
+        assert asset.rule_keys == ["src://test", "/data/lab-a"]
+        assert store.info().count == 2
+
+    def test_set_groups_to_none_leaves_only_the_operator(self, store: AssetStore) -> None:
+        self._regroup_corpus(store)
+        assert store.set_groups([GroupsUpdate("r-move", [], "h")]) == 1
+        assert store.get("r-move", LAB_A) is None
+        assert store.get("r-move", OPERATOR) is not None
+        assert store.set_groups([]) == 0
+
+    def test_iter_assets_pages_through_everything_in_id_order(self, store: AssetStore) -> None:
+        assets = [make_asset(f"it-{i:02d}", groups=[] if i % 2 else ["lab-a"]) for i in range(7)]
+        store.upsert([indexed(a, seed=i) for i, a in enumerate(assets)])
+        batches = list(store.iter_assets(batch_size=3))
+        assert [len(batch) for batch in batches] == [3, 3, 1]
+        stored = [item for batch in batches for item in batch]
+        assert [item.asset.id for item in stored] == [a.id for a in assets]
+        for item, asset in zip(stored, assets, strict=True):
+            self.assert_same_assets(item.asset, asset)
+            assert item.content_hash == asset.content_hash(MODEL)
+        assert list(store.iter_assets(batch_size=7))[-1][-1].asset.id == "it-06"
 
 
 __all__ = ["StoreConformance", "indexed", "make_asset", "unit", "ids", "DIM", "MODEL"]

@@ -359,11 +359,11 @@ def test_config_loads_into_settings_and_maps_groups(lab: DemoLab, truth: dict, m
     assert keys == {"alice": ["demo-alice"], "bob": ["demo-bob"]}
     quilt_uri = lab.sources[0]
     for name, package in truth["packages"].items():
-        assert resolve_groups(settings, quilt_uri, None, [name]) == [package["group"]]
+        assert resolve_groups(settings, quilt_uri, None, [name]).groups == (package["group"],)
     for relative, expected in truth["files"].items():
         path = lab.files_dir / relative
-        groups = resolve_groups(settings, lab.sources[2], None, [str(path.parent), str(path)])
-        assert groups == sorted(expected["groups"]), relative
+        grant = resolve_groups(settings, lab.sources[2], None, [str(path.parent), str(path)])
+        assert list(grant.groups) == sorted(expected["groups"]), relative
 
 
 # --- what the real sources make of the demo lab -------------------------------------------------

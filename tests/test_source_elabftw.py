@@ -282,6 +282,7 @@ def test_groups_by_team_rule(elab) -> None:
     host = uri.removeprefix("elabftw+http://")
     assert assets[f"elabftw:{host}:experiments:1"].groups == ["metabolism-lab"]
     assert assets[f"elabftw:{host}:experiments:2"].groups == []  # team 2: fail closed
+    assert assets[f"elabftw:{host}:experiments:1"].rule_keys == [uri, f"{uri}/team/1"]
 
 
 def test_wrong_or_missing_key(elab) -> None:

@@ -183,6 +183,8 @@ def test_groups_from_directory_rule() -> None:
         a for a in IsaTabSource(f"isatab+file://{BII}", settings).scan() if isinstance(a, Asset)
     ]
     assert {tuple(a.groups) for a in assets} == {("yeast-lab",)}
+    # Rule-derived groups record what the rules matched, so rule changes can be re-applied.
+    assert {tuple(a.rule_keys or ()) for a in assets} == {(f"isatab+file://{BII}", str(BII))}
 
 
 def copy_tables(target: Path) -> Path:

@@ -215,6 +215,11 @@ def test_no_rule_and_no_own_groups_means_nobody(local_registry, tmp_path):
     registry = local_registry["registry"]
     assert assets[f"quilt:{registry}#lab-a/raw-run-0042"].groups == []
     assert assets[f"quilt:{registry}#lab-b/final-report"].groups == ["lab-b"]
+    # Package metadata naming groups wins over rules, for the package and its entries.
+    own = [a for a in assets.values() if a.provenance.package == "lab-b/final-report"]
+    assert own and all(a.rule_keys is None for a in own)
+    ruled = [a for a in assets.values() if a.provenance.package == "lab-a/raw-run-0042"]
+    assert ruled and all(a.rule_keys and "lab-a/raw-run-0042" in a.rule_keys for a in ruled)
 
 
 def test_broken_entry_and_broken_package_do_not_stop_the_scan(tmp_path, settings, run_files):

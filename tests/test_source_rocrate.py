@@ -218,3 +218,4 @@ def test_legacy_name_the_document_itself_and_groups(tmp_path):
     )
     assert sorted(by_dir) == sorted(by_file) and len(by_dir) == 8
     assert {tuple(a.groups) for a in by_dir.values()} == {("lab-a",)}
+    assert all(a.rule_keys and str(root) in a.rule_keys for a in by_dir.values())

@@ -281,6 +281,7 @@ def test_groups_and_missing_paths(pxd, tmp_path):
     )
     assets, _ = split_scan(SdrfSource(f"sdrf+file://{pxd}", settings))
     assert {tuple(a.groups) for a in assets.values()} == {("proteomics",)}
+    assert all(a.rule_keys and str(pxd.parent) in a.rule_keys for a in assets.values())
     with pytest.raises(SourceError, match="does not exist"):
         list(SdrfSource(f"sdrf+file://{tmp_path}/missing.sdrf.tsv", CLEAN).scan())
 

@@ -430,6 +430,7 @@ def test_groups_come_from_access_rules_on_the_folder(run_dir):
     )
     assets, _ = split_scan(TableSource(f"table+file://{run_dir}", settings))
     assert {tuple(a.groups) for a in assets.values()} == {("lab-a",)}
+    assert all(a.rule_keys and str(run_dir) in a.rule_keys for a in assets.values())
     nobody, _ = split_scan(TableSource(f"table+file://{run_dir}", CLEAN))
     assert {tuple(a.groups) for a in nobody.values()} == {()}  # fail closed
 

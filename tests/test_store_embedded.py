@@ -28,7 +28,7 @@ from labsearch.errors import ConfigError, IndexLockedError
 from labsearch.settings import Settings
 from labsearch.stores import open_store
 from labsearch.stores.embedded import DB_NAME, EmbeddedStore
-from labsearch.stores.protocol import AssetStore, SearchMode, SearchRequest
+from labsearch.stores.protocol import AssetStore, GroupsUpdate, SearchMode, SearchRequest
 
 OPERATOR = Access.as_operator()
 
@@ -72,6 +72,22 @@ def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -
     assert hits[0].score == pytest.approx(1.0)
     writer.delete(["w1", "w2"])
     assert reader.search(dense, OPERATOR) == []
+    reader.close()
+    writer.close()
+
+
+def test_a_server_sees_groups_changed_by_another_process(tmp_path: Path) -> None:
+    """`set_groups` keeps row keys, so a reader's cached group masks must be dropped."""
+    lab_a, lab_b = Access.for_groups(["lab-a"]), Access.for_groups(["lab-b"])
+    reader = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    writer = EmbeddedStore.open(tmp_path, MODEL, DIM)
+    writer.upsert([indexed(make_asset(f"g{i}"), unit(i)) for i in range(3)])
+    dense = SearchRequest(vector=unit(0), mode=SearchMode.DENSE)
+    assert ids(reader.search(dense, lab_a))[0] == "g0"  # caches the lab-a mask
+    assert reader.search(dense, lab_b) == []  # and the lab-b one
+    writer.set_groups([GroupsUpdate("g0", ["lab-b"], "h")])
+    assert "g0" not in ids(reader.search(dense, lab_a))
+    assert ids(reader.search(dense, lab_b)) == ["g0"]
     reader.close()
     writer.close()
 

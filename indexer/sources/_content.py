@@ -333,6 +333,7 @@ def chunk_assets(asset: Asset, summary: Summary) -> list[Asset]:
             links=[Link(rel=LinkType.PART_OF, target=asset.id)],
             provenance=asset.provenance,
             groups=asset.groups,
+            rule_keys=asset.rule_keys,
             created_at=asset.created_at,
             updated_at=asset.updated_at,
         )

@@ -517,7 +517,7 @@ class ElabFTWSource:
             ),
             links=list(dict.fromkeys(links)),
             provenance=Provenance(source=self.uri, eln_url=url, record_id=str(entity.id)),
-            groups=resolve_groups(self.settings, self.uri, None, [team_key]),
+            **resolve_groups(self.settings, self.uri, None, [team_key]).asset_fields(),
             created_at=created,
             updated_at=parse_timestamp(entity.modified_at) or created,
             errors=errors,

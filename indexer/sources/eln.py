@@ -346,7 +346,7 @@ class ElnExportSource:
             provenance=Provenance(
                 source=self.uri, eln_url=record.url, record_id=record_id, path=str(self.path)
             ),
-            groups=resolve_groups(self.settings, self.uri, record.own_groups, keys),
+            **resolve_groups(self.settings, self.uri, record.own_groups, keys).asset_fields(),
             created_at=as_datetime(record.created),
             updated_at=as_datetime(record.modified or record.created),
         )

@@ -203,9 +203,9 @@ class FileSource:
             identifiers=ids.collect([path.name], ids.from_text(relative)),
             data_level=data_level_from({}, relative),
             provenance=Provenance(source=self.uri, path=str(path)),
-            groups=resolve_groups(
+            **resolve_groups(
                 self.settings, self.uri, None, keys=[str(path.parent), str(path), f"file://{path}"]
-            ),
+            ).asset_fields(),
             updated_at=modified,
         )
         summary = cache.get_or_make(
@@ -301,7 +301,7 @@ class S3Source:
             identifiers=ids.collect([name], ids.from_text(obj.key)),
             data_level=data_level_from({}, obj.key),
             provenance=Provenance(source=self.uri, s3_uri=obj.uri, version_id=obj.version_id),
-            groups=resolve_groups(self.settings, self.uri, None, keys=[obj.uri]),
+            **resolve_groups(self.settings, self.uri, None, keys=[obj.uri]).asset_fields(),
             updated_at=obj.last_modified,
         )
         content = fetch_s3_content(s3, cache, obj, name, workdir, self.max_download_bytes)

@@ -81,10 +81,10 @@ class IsaTabSource:
             or (investigation.studies[0].first("Study Identifier") if investigation.studies else "")
             or self.directory.name
         )
-        groups = resolve_groups(self.settings, self.uri, None, [str(self.directory)])
+        access = resolve_groups(self.settings, self.uri, None, [str(self.directory)])
         assets = IsaAssets(self.uri, self.directory, investigation_id)
         inv_asset_id = assets.asset_id("investigation", investigation_id)
-        yield assets.investigation(investigation, inv_path, groups)
+        yield assets.investigation(investigation, inv_path, access)
 
         samples: dict[str, dict[str, Any]] = {}
         files: dict[str, FileRecord] = {}
@@ -106,19 +106,19 @@ class IsaTabSource:
                 if table is None:
                     continue
                 assay_ids.append(assay["file"])
-                yield assets.assay(assay, table, study_id, groups, samples)
+                yield assets.assay(assay, table, study_id, access, samples)
                 collect_files(table, assay["file"], study_id, files)
                 for row in table.rows:  # every sample an assay names gets an asset to link to
                     for name in row.values("Sample Name"):
                         if name not in samples:
                             samples[name] = sample_entry(study_id, only_in_assay=assay["file"])
-            yield assets.study(study, study_id, inv_asset_id, assay_ids, groups, samples)
+            yield assets.study(study, study_id, inv_asset_id, assay_ids, access, samples)
 
         for name, sample in samples.items():
-            yield assets.sample(name, sample, groups)
+            yield assets.sample(name, sample, access)
         helpers = _summarizer()
         for record in files.values():
-            yield from assets.files(record, samples, groups, helpers)
+            yield from assets.files(record, samples, access, helpers)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.access import GroupGrant
 from indexer.sources.eln import as_datetime, iso_date
 from indexer.sources.isatab_links import FileRecord, add_new
 from indexer.sources.isatab_tables import Investigation, StudyInfo, Table, is_file_column
@@ -43,7 +44,7 @@ class IsaAssets:
     def asset_id(self, kind: str, name: str) -> str:
         return f"isatab:{self.investigation_id}:{kind}:{name}"
 
-    def investigation(self, investigation: Investigation, path: Path, groups: list[str]) -> Asset:
+    def investigation(self, investigation: Investigation, path: Path, access: GroupGrant) -> Asset:
         title = investigation.first("Investigation Title") or self.investigation_id
         description = investigation.first("Investigation Description")
         metadata: dict[str, Any] = {
@@ -68,7 +69,7 @@ class IsaAssets:
             text=description,
             metadata=metadata,
             identifiers=ids.collect([self.investigation_id], metadata["studies"], pubmed),
-            groups=groups,
+            **access.asset_fields(),
             created_at=_when(day),
             source=self.uri,
             provenance=Provenance(source=self.uri, path=str(path), record_id=self.investigation_id),
@@ -80,7 +81,7 @@ class IsaAssets:
         study_id: str,
         inv_asset_id: str,
         assays: list[str],
-        groups: list[str],
+        access: GroupGrant,
         samples: dict[str, dict[str, Any]],
     ) -> Asset:
         members = [name for name, s in samples.items() if study_id in s["studies"]]
@@ -136,7 +137,7 @@ class IsaAssets:
                 [study_id, self.investigation_id], metadata.get("pubmed_ids", [])
             ),
             links=[Link(rel=LinkType.PART_OF, target=inv_asset_id)],
-            groups=groups,
+            **access.asset_fields(),
             created_at=_when(metadata.get("date")),
             source=self.uri,
             provenance=Provenance(
@@ -151,7 +152,7 @@ class IsaAssets:
         assay: dict[str, str],
         table: Table,
         study_id: str,
-        groups: list[str],
+        access: GroupGrant,
         samples: dict[str, dict[str, Any]],
     ) -> Asset:
         sample_names: list[str] = []
@@ -206,12 +207,12 @@ class IsaAssets:
             # answered to every sample id would pull all its files into "files of sample X".
             identifiers=ids.collect([assay["file"], study_id]),
             links=links,
-            groups=groups,
+            **access.asset_fields(),
             source=self.uri,
             provenance=Provenance(source=self.uri, path=str(table.path), record_id=assay["file"]),
         )
 
-    def sample(self, name: str, sample: dict[str, Any], groups: list[str]) -> Asset:
+    def sample(self, name: str, sample: dict[str, Any], access: GroupGrant) -> Asset:
         characteristics: dict[str, str] = sample["characteristics"]
         factors: dict[str, str] = sample["factors"]
         metadata: dict[str, Any] = {
@@ -247,7 +248,7 @@ class IsaAssets:
                 Link(rel=LinkType.PART_OF, target=self.asset_id("study", s))
                 for s in sample["studies"]
             ],
-            groups=groups,
+            **access.asset_fields(),
             source=self.uri,
             provenance=Provenance(source=self.uri, path=str(self.directory), record_id=name),
             errors=errors,
@@ -257,7 +258,7 @@ class IsaAssets:
         self,
         record: FileRecord,
         samples: dict[str, dict[str, Any]],
-        groups: list[str],
+        access: GroupGrant,
         helpers: Summarizer | None,
     ) -> Iterator[Asset]:
         path = self.directory / record.name
@@ -332,7 +333,7 @@ class IsaAssets:
             ),
             data_level=_data_level(record.columns),
             links=links,
-            groups=groups,
+            **access.asset_fields(),
             source=self.uri,
             provenance=Provenance(
                 source=self.uri, path=str(path) if exists else None, record_id=record.name

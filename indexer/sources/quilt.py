@@ -353,7 +353,7 @@ class QuiltSource:
             name,
             [(r.top_hash, str(r.pushed_at), r.is_latest) for r in revisions],
             str(created),
-            resolve_groups(self.settings, self.uri, None, keys=self._rule_keys(name)),
+            resolve_groups(self.settings, self.uri, None, keys=self._rule_keys(name)).groups,
             self.max_download_bytes,
         ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -381,7 +381,7 @@ class QuiltSource:
         message = header.get("message") or ""
         normalized = normalize(user_meta)
         own_id = package_id(self.registry, name, None if is_latest else top_hash)
-        groups = resolve_groups(
+        access = resolve_groups(
             self.settings,
             self.uri,
             _groups_in(user_meta),
@@ -426,7 +426,7 @@ class QuiltSource:
             provenance=Provenance(
                 source=self.uri, registry=self.registry, package=name, top_hash=top_hash
             ),
-            groups=groups,
+            **access.asset_fields(),
             # Older revisions were current when pushed; the package itself exists since its
             # first push and was last changed when its latest revision was pushed.
             created_at=created if is_latest else revision.pushed_at,
@@ -541,6 +541,7 @@ class QuiltSource:
             links=[Link(rel=LinkType.PART_OF, target=package.id)],
             provenance=provenance,
             groups=package.groups,
+            rule_keys=package.rule_keys,
             created_at=package.created_at,
             updated_at=package.updated_at,
         )

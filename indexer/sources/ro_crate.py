@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from indexer.access import resolve_groups
+from indexer.access import GroupGrant, resolve_groups
 from indexer.sources._content import normalize
 from indexer.sources.base import SourceIssue, path_from_uri
 from indexer.sources.eln import as_datetime, iso_date
@@ -78,17 +78,17 @@ class RoCrateSource:
         for problem in graph.problems:
             keep = self.asset_id(problem.entity_id) if problem.entity_id else None
             yield SourceIssue(self.uri, problem.where, problem.reason, problem.key, keep=keep)
-        groups = resolve_groups(self.settings, self.uri, None, [str(self.directory)])
-        yield from _Builder(self, graph, groups).assets()
+        access = resolve_groups(self.settings, self.uri, None, [str(self.directory)])
+        yield from _Builder(self, graph, access).assets()
 
 
 class _Builder:
     """Assets of one crate's graph."""
 
-    def __init__(self, source: RoCrateSource, graph: Graph, groups: list[str]) -> None:
+    def __init__(self, source: RoCrateSource, graph: Graph, access: GroupGrant) -> None:
         self.source = source
         self.graph = graph
-        self.groups = groups
+        self.access = access
         typed = {i: types(e) for i, e in graph.entities.items()}
         self.data = {i for i, t in typed.items() if t & _DATA_TYPES and not i.startswith("#")} | {
             graph.root_id
@@ -122,7 +122,7 @@ class _Builder:
             id=self.source.asset_id(entity_id),
             source=self.source.uri,
             metadata=metadata,
-            groups=self.groups,
+            **self.access.asset_fields(),
             created_at=as_datetime(date.fromisoformat(day)) if day else None,
             identifiers=ids.collect(
                 fields.pop("identifiers", []),

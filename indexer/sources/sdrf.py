@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.access import resolve_groups
+from indexer.access import GroupGrant, resolve_groups
 from indexer.sources.base import SourceIssue, path_from_uri
 from indexer.sources.sdrf_rows import (
     FileRecord,
@@ -113,15 +113,15 @@ class SdrfSource:
         samples: dict[str, SampleRecord] = {}
         files: dict[str, FileRecord] = {}
         collect(rows, samples, files)
-        groups = resolve_groups(self.settings, self.uri, None, [str(path.parent), str(path)])
+        access = resolve_groups(self.settings, self.uri, None, [str(path.parent), str(path)])
         project = _project(path, rows)
         for sample in samples.values():
-            yield self._sample_asset(path, sample, project, groups)
+            yield self._sample_asset(path, sample, project, access)
         for record in files.values():
-            yield self._file_asset(path, record, samples, project, groups)
+            yield self._file_asset(path, record, samples, project, access)
 
     def _sample_asset(
-        self, path: Path, sample: SampleRecord, project: str | None, groups: list[str]
+        self, path: Path, sample: SampleRecord, project: str | None, access: GroupGrant
     ) -> Asset:
         characteristics = {k: single(v) for k, v in sample.characteristics.items()}
         factors = {k: single(v) for k, v in sample.factors.items()}
@@ -156,7 +156,7 @@ class SdrfSource:
                 [sample.name, project or ""],
                 ids.from_text(" ".join(map(_shown, characteristics.values()))),
             ),
-            groups=groups,
+            **access.asset_fields(),
             provenance=Provenance(source=self.uri, path=str(path), record_id=sample.name),
         )
 
@@ -166,7 +166,7 @@ class SdrfSource:
         record: FileRecord,
         samples: dict[str, SampleRecord],
         project: str | None,
-        groups: list[str],
+        access: GroupGrant,
     ) -> Asset:
         local = path.parent / record.name
         present = local.is_file()
@@ -214,7 +214,7 @@ class SdrfSource:
                 Link(rel=LinkType.USES_SAMPLE, target=f"sdrf:{path}#sample={name}")
                 for name in record.samples
             ],
-            groups=groups,
+            **access.asset_fields(),
             provenance=Provenance(
                 source=self.uri, path=str(local) if present else None, record_id=record.name
             ),

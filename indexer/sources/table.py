@@ -73,14 +73,14 @@ class TableSource:
                 samples.setdefault(name, []).append(asset_id)
             rows.append((sample, asset_id))
         for row, asset_id in rows:
-            groups = resolve_groups(
+            access = resolve_groups(
                 self.settings,
                 self.uri,
                 None,
                 keys=[str(row.path.parent), str(row.path), f"file://{row.path}"],
             )
             yield build_asset(
-                row, asset_id, uri=self.uri, root=self.base, groups=groups, sample_assets=samples
+                row, asset_id, uri=self.uri, root=self.base, access=access, sample_assets=samples
             )
 
     def _paths(self) -> list[Path]:

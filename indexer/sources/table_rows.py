@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from indexer.access import GroupGrant
 from indexer.sources._content import column_key, describe, entity_from, normalize
 from indexer.sources.eln import as_datetime
 from indexer.sources.table_columns import Column
@@ -153,7 +154,7 @@ def build_asset(
     *,
     uri: str,
     root: Path,
-    groups: list[str],
+    access: GroupGrant,
     sample_assets: dict[str, list[str]],
 ) -> Asset:
     """The asset of a row. `sample_assets`: sample id → asset ids of the sample rows of this
@@ -193,7 +194,7 @@ def build_asset(
         metadata=metadata,
         identifiers=_identifiers(row, primary),
         links=list(dict.fromkeys(links)),
-        groups=groups,
+        **access.asset_fields(),
         created_at=as_datetime(date.fromisoformat(day)) if day else None,
         provenance=Provenance(source=uri, path=str(row.path), record_id=primary),
     )

@@ -10,7 +10,8 @@ Why this design (measurements in docs/embedded-engine.md):
   and a killed writer leaves the last committed state.
 
 Layout (`<directory>/labsearch.sqlite3`):
-    meta(key, value)            model, dimension, schema version, write generation
+    meta(key, value)            model, dimension, schema version, write generation and
+                                groups generation (bumped when `set_groups` changes groups)
     assets(pk, id, ...)         top-level fields as columns and the content hash: narrow, so
                                 scans for filters on top-level fields stay fast
     bodies(pk, doc, vector)     the full asset JSON and its unit-length float32 vector (BLOB)
@@ -50,12 +51,14 @@ from labsearch.errors import (
 from labsearch.schema import Asset
 from labsearch.stores import fts_query, fusion
 from labsearch.stores.protocol import (
+    GroupsUpdate,
     IndexedAsset,
     IndexInfo,
     MatchResult,
     ScoredAsset,
     SearchMode,
     SearchRequest,
+    StoredAsset,
 )
 from labsearch.stores.sql_filters import (
     SQL,
@@ -66,7 +69,7 @@ from labsearch.stores.sql_filters import (
     join,
     value_table,
 )
-from labsearch.stores.vectors import VectorCache, keys
+from labsearch.stores.vectors import GROUPS_GENERATION, VectorCache, keys
 
 DB_NAME = "labsearch.sqlite3"
 BUILD_PREFIX = "labsearch-build-"  # rebuilt indexes, one file each; DB_NAME links to the current
@@ -370,6 +373,43 @@ class EmbeddedStore:
         body = (json.dumps(dump, ensure_ascii=False), vector.astype(np.float32).tobytes())
         return columns, body, asset, flatten_values(dump)
 
+    def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
+        """New groups and content hashes for stored assets, in one transaction. The row keeps
+        its key, vector and full-text entry; the stored JSON and the permission side table
+        change, and the groups generation tells every vector cache (this process or a server)
+        to rebuild its group masks."""
+        latest = {update.asset_id: update for update in updates}
+        if not latest:
+            return 0
+        changed = 0
+        with self._write() as conn:
+            for start in range(0, len(latest), _CHUNK):
+                chunk = in_list("id", list(latest)[start : start + _CHUNK])
+                rows = conn.execute(f"SELECT id, pk FROM assets WHERE {chunk.text}", chunk.params)
+                for asset_id, pk in rows.fetchall():
+                    update = latest[asset_id]
+                    groups = list(dict.fromkeys(g for g in update.groups if g))  # as Asset does
+                    conn.execute(
+                        "UPDATE assets SET content_hash = ? WHERE pk = ?", (update.content_hash, pk)
+                    )
+                    conn.execute(
+                        "UPDATE bodies SET doc = json_set(doc, '$.groups', json(?)) WHERE pk = ?",
+                        (json.dumps(groups, ensure_ascii=False), pk),
+                    )
+                    conn.execute("DELETE FROM asset_groups WHERE asset = ?", (pk,))
+                    conn.executemany(
+                        "INSERT INTO asset_groups (grp, asset) VALUES (?, ?)",
+                        [(group, pk) for group in groups],
+                    )
+                    changed += 1
+            if changed:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE "
+                    "SET value = CAST(value AS INTEGER) + 1",
+                    (GROUPS_GENERATION,),
+                )
+        return changed
+
     def delete(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
@@ -427,6 +467,26 @@ class EmbeddedStore:
         with self._read() as conn:
             rows = conn.execute("SELECT id, content_hash FROM assets WHERE source = ?", (source,))
             return dict(rows.fetchall())
+
+    def iter_assets(self, batch_size: int = 500) -> Iterator[list[StoredAsset]]:
+        if batch_size < 1:
+            raise InvalidRequestError(f"batch size must be at least 1, got {batch_size}")
+        after = ""
+        while True:
+            # One short read transaction per batch (keyset paging on the unique id): nothing is
+            # held open while the caller works, so it may write between batches.
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT a.id, a.content_hash, b.doc FROM assets a JOIN bodies b "
+                    "ON b.pk = a.pk WHERE a.id > ? ORDER BY a.id LIMIT ?",
+                    (after, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            yield [StoredAsset(Asset.model_validate_json(doc), hash_) for _, hash_, doc in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
 
     def match(
         self, filters: dict[str, Any] | None, access: Access, limit: int | None = None

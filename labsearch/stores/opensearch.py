@@ -13,6 +13,9 @@ machine (their own cluster, Amazon OpenSearch Service or Serverless).
   two backends' results comparable).
 - Writes are bulk requests with retries (opensearch_bulk.py) followed by a refresh, so data is
   searchable when `upsert`/`delete` return.
+- `set_groups` re-indexes whole documents: a partial update would rebuild each document from
+  `_source`, which leaves out the vector, and so drop it. The stored vector is read back with a
+  script field (`doc['vector']`) instead, so nothing is embedded again.
 
 Layout of the index: opensearch_mapping.py. Query compilation: opensearch_query.py.
 """
@@ -23,7 +26,7 @@ import contextlib
 import logging
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,12 +59,14 @@ from labsearch.stores.opensearch_query import (
     filtered,
 )
 from labsearch.stores.protocol import (
+    GroupsUpdate,
     IndexedAsset,
     IndexInfo,
     MatchResult,
     ScoredAsset,
     SearchMode,
     SearchRequest,
+    StoredAsset,
 )
 
 log = logging.getLogger(__name__)
@@ -236,6 +241,36 @@ class OpenSearchStore:
         results = self._write([Action("delete", asset_id) for asset_id in unique])
         return sum(1 for result in results.values() if result == "deleted")
 
+    def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
+        """Rewrite each named asset with its new groups and content hash, its stored vector
+        and everything else unchanged, then refresh. Not one transaction (see `upsert`)."""
+        latest = {update.asset_id: update for update in updates}
+        wanted = list(latest)
+        changed = 0
+        for start in range(0, len(wanted), self.batch_size):
+            items = []
+            for hit in self._stored_with_vectors(wanted[start : start + self.batch_size]):
+                update = latest[hit["_id"]]
+                groups = list(dict.fromkeys(g for g in update.groups if g))  # as Asset does
+                asset = from_source(hit["_source"]).model_copy(update={"groups": groups})
+                vector = hit["fields"]["vector"][0]
+                items.append(IndexedAsset(asset, vector, update.content_hash))
+            if items:
+                self._write([Action("index", i.asset.id, self._document(i)) for i in items])
+                changed += len(items)
+        return changed
+
+    def _stored_with_vectors(self, asset_ids: list[str]) -> list[dict[str, Any]]:
+        """Hits of the stored assets among `asset_ids`, each with its vector in `fields`."""
+        body = {
+            "query": {"ids": {"values": asset_ids}},
+            "size": len(asset_ids),
+            "_source": ["asset"],
+            "script_fields": {"vector": {"script": {"source": "doc['vector'].getValue()"}}},
+        }
+        with translated_errors(self.url, "reading stored vectors"):
+            return self.client.search(index=self.target, body=body)["hits"]["hits"]
+
     def _document(self, item: IndexedAsset) -> dict[str, Any]:
         vector = [float(x) for x in item.vector]
         if len(vector) != self.dimension:
@@ -291,6 +326,32 @@ class OpenSearchStore:
             hit["_id"]: hit["_source"]["content_hash"]
             for hit in self._scan(query, ["content_hash"], f"listing source {source!r}")
         }
+
+    def iter_assets(self, batch_size: int = 500) -> Iterator[list[StoredAsset]]:
+        if batch_size < 1:
+            raise InvalidRequestError(f"batch size must be at least 1, got {batch_size}")
+        after: list[Any] | None = None
+        while True:  # search_after on the id: no 10,000-hit window, one page in memory
+            body: dict[str, Any] = {
+                "query": {"match_all": {}},
+                "size": batch_size,
+                "sort": [{"id": "asc"}],
+                "_source": ["asset", "content_hash"],
+                "track_total_hits": False,
+            }
+            if after is not None:
+                body["search_after"] = after
+            with translated_errors(self.url, "listing assets"):
+                page = self.client.search(index=self.target, body=body)["hits"]["hits"]
+            if not page:
+                return
+            yield [
+                StoredAsset(from_source(hit["_source"]), hit["_source"]["content_hash"])
+                for hit in page
+            ]
+            if len(page) < batch_size:
+                return
+            after = page[-1]["sort"]
 
     def match(
         self, filters: dict[str, Any] | None, access: Access, limit: int | None = None

@@ -7,13 +7,15 @@ Rules every implementation keeps:
 - Filters follow labsearch/filters.py; they, too, apply before ranking, so a filtered search
   returns every match even when thousands of better-scoring assets fail the filter.
 - `upsert` replaces a whole asset by id (idempotent); `delete` of unknown ids is not an error.
+- `set_groups` changes who may see stored assets without their vectors (an access-rule change
+  needs no embedding); every visibility check sees the new groups when it returns.
 - The store records the embedding model and dimension it was created with; opening it with
   another model raises ModelMismatchError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -34,6 +36,24 @@ class IndexedAsset:
 
     asset: Asset
     vector: Sequence[float]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class StoredAsset:
+    """An asset as the store holds it, with the content hash it was written with."""
+
+    asset: Asset
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class GroupsUpdate:
+    """New groups for one stored asset, and its content hash with those groups (so the next
+    index run sees the asset as unchanged). Nothing else about the asset changes."""
+
+    asset_id: str
+    groups: Sequence[str]
     content_hash: str
 
 
@@ -111,6 +131,19 @@ class AssetStore(Protocol):
 
     def hashes_by_source(self, source: str) -> dict[str, str]:
         """Asset id -> content hash for every asset a source produced (operator view)."""
+        ...
+
+    def iter_assets(self, batch_size: int = 500) -> Iterator[list[StoredAsset]]:
+        """Every stored asset with its content hash (operator view), in id order, at most
+        `batch_size` per list: memory stays bounded however big the index is. Each batch is
+        read when the previous one was consumed, so writes in between may be seen."""
+        ...
+
+    def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
+        """Replace the groups and content hash of stored assets, keeping vector, text and every
+        other field; returns how many assets were changed. Unknown ids are ignored (the last of
+        duplicate ids wins). Atomic per call where the backend has transactions (embedded);
+        elsewhere each asset is rewritten whole, so repeating a failed call converges."""
         ...
 
     def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:

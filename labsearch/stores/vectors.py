@@ -10,6 +10,8 @@ refreshes incrementally, so a server answering queries while `labsearch index` c
 after batch never re-reads or copies the whole matrix: keys only grow (AUTOINCREMENT; a replaced
 asset gets a new key), so rows above the cached maximum are appended into spare capacity, and
 rows whose key is gone are marked dead (and compacted away once a quarter of rows are dead).
+Groups changed in place (an access-rule change: same key, same vector) bump a second counter,
+`groups_generation`, which drops the cached group masks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import sqlite3
 from collections.abc import Iterable
 
 import numpy as np
+
+# The `meta` key counting in-place group changes; absent until the first one.
+GROUPS_GENERATION = "groups_generation"
 
 
 def dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -50,6 +55,7 @@ class VectorCache:
 
     def clear(self) -> None:
         self.generation: int | None = None
+        self.groups_generation: str | None = None
         self.size = 0
         self._rowids = np.empty(0, dtype=np.int64)  # ascending; capacity >= size
         self._matrix = np.empty((0, self.dimension), dtype=np.float32)
@@ -78,6 +84,11 @@ class VectorCache:
             self._mark_deleted(conn)
             if (~self.alive).sum() * 4 > self.size:
                 self.clear()  # compact: reload only what is alive
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (GROUPS_GENERATION,)).fetchone()
+        regrouped = row[0] if row else None
+        if regrouped != self.groups_generation:
+            self._groups.clear()  # memberships changed in place: masks are rebuilt when asked
+            self.groups_generation = regrouped
         last = int(self._rowids[self.size - 1]) if self.size else -1
         self._append(conn, last)
         self.generation = generation
