@@ -471,3 +471,33 @@ def test_serve_with_watch_answers_with_a_file_written_after_it_started(settings,
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_backlog_of_changed_keys_is_read_from_one_listing(settings, embedder, moto_s3, s3_bucket):
+    """Many keys at once (events queued while the watcher was down) are read through a listing
+    of their common prefix instead of a HEAD each, with the same outcome."""
+    from indexer.pipeline import Indexer
+    from indexer.sources.files import HEAD_EACH_UP_TO
+
+    s3 = moto_s3.client()
+    source = f"s3://{s3_bucket}/runs/"
+    keys = [f"runs/run-{n:03d}.txt" for n in range(HEAD_EACH_UP_TO + 10)]
+    for key in keys:
+        put(s3, s3_bucket, key, f"first text of {key}")
+    store = open_store(settings, embedder.dimension)
+    indexer = Indexer(settings, store, embedder, progress=None)
+    try:
+        assert indexer.index(source).added == len(keys)
+        for key in keys[:5]:
+            s3.delete_object(Bucket=s3_bucket, Key=key)
+        newest = {key: put(s3, s3_bucket, key, f"second text of {key}") for key in keys[5:10]}
+        report = indexer.refresh(source, [*keys, "runs/never-existed.txt", "elsewhere/x.txt"])
+        assert (report.added, report.updated, report.deleted, report.failed) == (0, 5, 5, 0)
+        assert report.unchanged == len(keys) - 10
+        for key in keys[:5]:
+            assert store.get(f"s3://{s3_bucket}/{key}", OPERATOR) is None
+        for key, version in newest.items():
+            assert store.get(f"s3://{s3_bucket}/{key}", OPERATOR).provenance.version_id == version
+    finally:
+        indexer.close()
+        store.close()

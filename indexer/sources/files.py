@@ -35,6 +35,10 @@ from labsearch.settings import Settings
 __all__ = ["FileSource", "S3Source", "Content", "fetch_s3_content", "with_content"]
 
 
+# Up to this many changed keys are read with one HEAD each; more with a listing.
+HEAD_EACH_UP_TO = 20
+
+
 def _hidden(name: str) -> bool:
     return name.startswith(".")
 
@@ -253,20 +257,45 @@ class S3Source:
             cache = SummaryCache(self.settings.cache_dir)
             try:
                 with tempfile.TemporaryDirectory(prefix="labsearch-s3-") as workdir:
-                    for key in wanted:
-                        try:
-                            obj = _s3.current_object(s3, self.bucket, key)
-                        except Exception as exc:  # any S3 failure: keep what is indexed
+                    for key, obj in self._current(s3, wanted):
+                        if isinstance(obj, Exception):  # any S3 failure: keep what is indexed
                             uri = f"s3://{self.bucket}/{key}"
-                            reason = f"cannot read the object: {_s3.describe_error(exc)}"
+                            reason = f"cannot read the object: {_s3.describe_error(obj)}"
                             yield SourceIssue(self.uri, uri, reason, keep=uri)
-                            continue
-                        if obj is not None:
+                        elif obj is not None:
                             yield from self._object(s3, cache, obj, Path(workdir))
             finally:
                 cache.close()
 
         return Part(roots, items())
+
+    def _current(
+        self, s3: Any, keys: list[str]
+    ) -> Iterator[tuple[str, _s3.S3Object | Exception | None]]:
+        """Each key's current version (None: gone). A few keys are asked one HEAD each; many
+        (a backlog of events after a restart or a bulk upload) are read from one listing of
+        their common prefix, which costs a request per thousand keys instead of one per key."""
+        if len(keys) <= HEAD_EACH_UP_TO:
+            for key in keys:
+                try:
+                    yield key, _s3.current_object(s3, self.bucket, key)
+                except Exception as exc:
+                    yield key, exc
+            return
+        wanted = set(keys)
+        prefix = os.path.commonprefix(keys)
+        try:
+            listed = {
+                obj.key: obj
+                for obj in _s3.latest_objects(s3, self.bucket, prefix)
+                if obj.key in wanted
+            }
+        except Exception as exc:
+            for key in keys:
+                yield key, exc
+            return
+        for key in keys:
+            yield key, listed.get(key)
 
     def _indexes(self, key: str) -> bool:
         """Is `key` an object this source indexes (under the prefix, not hidden or a folder)?"""
