@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from elabftw_server import API_KEY, elab_fixture  # noqa: F401
 from opensearch_fixtures import index_alias, opensearch_node, opensearch_settings  # noqa: F401
 from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture  # noqa: F401
 
@@ -501,3 +502,45 @@ def test_a_backlog_of_changed_keys_is_read_from_one_listing(settings, embedder, 
     finally:
         indexer.close()
         store.close()
+
+
+def test_a_package_built_into_a_local_registry_is_found(settings, embedder, tmp_path):
+    """`quilt+file://`: a push writes a pointer under .quilt/named_packages; the watcher reads
+    that package, and only it, again."""
+    import quilt3
+
+    registry = tmp_path / "registry"
+
+    def build(name: str, text: str) -> str:
+        data = tmp_path / f"{name.replace('/', '-')}-{uuid.uuid4().hex[:6]}"
+        data.mkdir()
+        (data / "README.md").write_text(f"# {name}\n{text}\n")
+        package = quilt3.Package().set_dir(".", str(data))
+        return package.build(name, registry=registry.as_uri())  # the top hash
+
+    build("lab-a/liver", "liver RNA-seq, first version")
+    source = f"quilt+{registry.as_uri()}"
+    with watching(settings, embedder, [source]) as run:
+        liver = f"quilt:{registry.as_uri()}#lab-a/liver"
+        assert run.asset(liver) is not None
+        top_hash = build("lab-a/liver", "liver RNA-seq, second version")
+        wait_until(lambda: run.asset(liver).provenance.top_hash == top_hash, what="the new hash")
+        build("lab-b/kidney", "a new package, kidney ATAC-seq")
+        kidney = f"quilt:{registry.as_uri()}#lab-b/kidney"
+        wait_until(lambda: run.asset(kidney) is not None, what="the new package")
+
+
+def test_elabftw_changes_arrive_by_polling(settings, embedder, elab):
+    from pydantic import SecretStr
+
+    uri, state = elab
+    configured = settings.model_copy(update={"elabftw_api_key": SecretStr(API_KEY)})
+    with watching(configured, embedder, [uri], poll_seconds=0.2) as run:
+        experiment = run.asset(f"elabftw:{uri.split('://')[1]}:experiments:1")
+        assert experiment is not None and "Renamed" not in experiment.title
+        state.entities["experiments"][0]["title"] = "Renamed: liver RNA-seq, batch 2"
+        state.entities["experiments"][0]["modified_at"] = "2026-11-30 12:00:00"
+        wait_until(
+            lambda: run.asset(experiment.id).title.startswith("Renamed"),
+            what="the edited entry",
+        )
