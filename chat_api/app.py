@@ -19,6 +19,7 @@ from chat_api.routes import (
     downloads,
     feedback,
     health,
+    ingest,
     search,
 )
 from chat_api.state import ApiState
@@ -46,10 +47,13 @@ def create_app(
 
     app = FastAPI(title="labsearch", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.labsearch = state
-    app.add_middleware(BodySizeLimit)
+    # Pushes carry batches of records; every other route takes a few KB at most.
+    larger = {"/v1/ingest": settings.ingest_max_bytes, "/v1/webhooks/": settings.ingest_max_bytes}
+    app.add_middleware(BodySizeLimit, larger=larger)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, auth, search, chat, conversations, feedback, assets, downloads):
+    routes = (health, auth, search, chat, conversations, feedback, assets, downloads, ingest)
+    for module in routes:
         v1.include_router(module.router)
     app.include_router(v1)
     return app

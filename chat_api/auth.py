@@ -29,6 +29,7 @@ class Principal:
     user: str
     groups: tuple[str, ...]
     method: str  # "api_key", "jwt" or "oidc"
+    scopes: tuple[str, ...] = ()  # beyond searching: "ingest"
 
     def access(self) -> Access:
         return Access.for_groups(self.groups, user=self.user)
@@ -81,7 +82,10 @@ class Authenticator:
                 user = owner
         if user is None:
             raise AuthError("invalid API key")
-        return Principal(user, tuple(self.settings.groups_of(user)), "api_key")
+        settings = self.settings
+        return Principal(
+            user, tuple(settings.groups_of(user)), "api_key", tuple(settings.scopes_of(user))
+        )
 
     def _from_jwt(self, token: str) -> Principal:
         try:
@@ -103,7 +107,8 @@ class Authenticator:
         user = claims.get("sub")
         if not isinstance(user, str) or not user:
             raise AuthError("token has no 'sub' claim naming the user")
-        return Principal(user, tuple(self._groups(user, claims)), method)
+        groups, scopes = self._groups(user, claims), self._scopes(user, claims)
+        return Principal(user, tuple(groups), method, tuple(scopes))
 
     def _decode_hs256(self, token: str) -> dict:
         if self.settings.jwt_secret is None:
@@ -154,9 +159,20 @@ class Authenticator:
     def _groups(self, user: str, claims: dict) -> list[str]:
         if user in self.settings.users:
             return self.settings.groups_of(user)
-        value = claims.get(self.settings.jwt_groups_claim, [])
-        if isinstance(value, str):
-            value = value.split()
-        if not isinstance(value, list):
-            return []
-        return [str(group) for group in value if group]
+        return _claim_list(claims, self.settings.jwt_groups_claim)
+
+    def _scopes(self, user: str, claims: dict) -> list[str]:
+        """Configured users' scopes win; else the token's (OAuth 2 `scope`: space-separated,
+        or a list as in `scp`)."""
+        if user in self.settings.users:
+            return self.settings.scopes_of(user)
+        return _claim_list(claims, self.settings.jwt_scopes_claim)
+
+
+def _claim_list(claims: dict, name: str) -> list[str]:
+    value = claims.get(name, [])
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list):
+        return []
+    return [str(item) for item in value if item]

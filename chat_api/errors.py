@@ -14,8 +14,11 @@ from labsearch.errors import AuthError, LabsearchError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, error: str, detail: object) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="labsearch"'} if status == 401 else None
+def error_response(
+    status: int, error: str, detail: object, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="labsearch"'}
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -24,7 +27,9 @@ async def labsearch_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
     name = "AuthError" if isinstance(exc, AuthError) else type(exc).__name__
-    return error_response(exc.status, name, str(exc))
+    retry = getattr(exc, "retry_after_seconds", None)
+    headers = {"Retry-After": str(retry)} if retry else None
+    return error_response(exc.status, name, str(exc), headers)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ from chat_api.conversations import ConversationStore
 from chat_api.limits import RateLimiter
 from chat_api.llm import LLM, build_llm
 from chat_api.presign import Presigner
+from chat_api.webhooks import SeenIds
 from labsearch.errors import LabsearchError, StoreUnavailableError
 from labsearch.settings import Settings
 
@@ -41,6 +42,8 @@ class ApiState:
         self.presigner = Presigner(settings.aws_region, settings.presign_expiry_seconds)
         self._service = service
         self._llm = llm
+        self._ingestor: Any = None
+        self.webhook_ids = SeenIds()
         self._llm_given = llm is not None or settings.llm == "extractive"
         self._loaded = threading.Event()
         self._error: LabsearchError | None = None
@@ -100,6 +103,16 @@ class ApiState:
         if self._llm is not None:
             return self._llm.name
         return self.settings.llm
+
+    @property
+    def ingestor(self) -> Any:
+        """The push service (indexer/ingest.py), on the loaded index and model."""
+        if self._ingestor is None:
+            from indexer.ingest import Ingestor
+
+            service = self.service
+            self._ingestor = Ingestor(self.settings, service.store, service.embedder)
+        return self._ingestor
 
     @property
     def answerer(self) -> Answerer:

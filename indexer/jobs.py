@@ -34,9 +34,7 @@ def run_index(
     SyncReport per source. Access rules changed since they were last applied are applied to
     every stored asset first (without reading sources or embedding)."""
     if not sources:
-        state = SyncState(settings.state_path)
-        sources = [report.source for report in state.all()]
-        state.close()
+        sources = _readable_sources(settings)
         if not sources:
             raise ConfigError("no sources given and none indexed before: labsearch index URI...")
     # A rebuild reads every asset again under the current rules: nothing to apply before it.
@@ -90,12 +88,20 @@ def watched_sources(settings: Settings, sources: list[str]) -> list[str]:
     """The sources to watch: those given, else every source indexed before."""
     if sources:
         return list(dict.fromkeys(sources))
-    state = SyncState(settings.state_path)
-    known = [report.source for report in state.all()]
-    state.close()
+    known = _readable_sources(settings)
     if not known:
         raise ConfigError("nothing to watch: give source URIs, or index some first")
     return known
+
+
+def _readable_sources(settings: Settings) -> list[str]:
+    """Every source indexed before that can be read again (pushed records cannot: their source
+    is the API)."""
+    state = SyncState(settings.state_path)
+    try:
+        return [r.source for r in state.all() if not r.source.startswith("ingest://")]
+    finally:
+        state.close()
 
 
 def run_watch(

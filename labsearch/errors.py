@@ -51,6 +51,14 @@ class IndexLockedError(LabsearchError):
     status = 409
 
 
+class WriterBusyError(LabsearchError):
+    """Another writer holds what a push would write (a rebuild, a sync of that source): try
+    again shortly. The API answers 503 with Retry-After."""
+
+    status = 503
+    retry_after_seconds = 5
+
+
 class StoreUnavailableError(LabsearchError):
     """The search backend cannot be reached (e.g. the OpenSearch node is down)."""
 

@@ -270,3 +270,42 @@ class Readiness(BaseModel):
     store: dict[str, Any] = Field(default_factory=dict)
     llm: str
     detail: str | None = None
+
+
+class IngestRequest(BaseModel):
+    """Records to upsert and ids to delete under one pushed source (`ingest://{source}`)."""
+
+    source: str = Field(
+        default="api",
+        description="Name of the pushed source: letters, digits, '.', '_', '-' (max 64).",
+    )
+    # Any JSON: a record that is not an object gets its own "invalid" status, not a 422 for all.
+    upsert: list[Any] = Field(
+        default_factory=list,
+        description="Records in the shape of docs/eln-format.md (one export line each).",
+    )
+    delete: list[str] = Field(default_factory=list, description="Ids of records to delete.")
+
+
+class RecordStatus(BaseModel):
+    id: str
+    status: Literal[
+        "created", "updated", "unchanged", "deleted", "not_found", "invalid", "forbidden"
+    ]
+    asset_id: str | None = None
+    detail: str | None = Field(default=None, description="Why it was refused, and what to do.")
+    field: str | None = Field(default=None, description="The record field at fault.")
+
+
+class IngestResponse(BaseModel):
+    source: str = Field(description="The pushed source's URI, as `labsearch sources` lists it.")
+    results: list[RecordStatus]
+    counts: dict[str, int] = Field(description="How many records got each status.")
+
+
+class WebhookResponse(BaseModel):
+    webhook_id: str
+    duplicate: bool = Field(
+        default=False, description="Already processed (a retry or replay): nothing was written."
+    )
+    ingest: IngestResponse | None = None

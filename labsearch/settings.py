@@ -27,6 +27,18 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 class UserConfig(BaseModel):
     groups: list[str] = Field(default_factory=list)
     api_keys: list[SecretStr] = Field(default_factory=list)
+    # What the user may do beyond searching: "ingest" lets an app push records (POST /v1/ingest).
+    scopes: list[str] = Field(default_factory=list)
+
+
+class WebhookConfig(BaseModel):
+    """A sender allowed to push to POST /v1/webhooks/{name} (Standard Webhooks signatures)."""
+
+    secret: SecretStr = Field(description="The shared secret, `whsec_<base64>`.")
+    groups: list[str] = Field(
+        default_factory=list, description="Groups the sender may write for (like a user's)."
+    )
+    format: Literal["records", "elabftw"] = "records"
 
 
 class AccessRule(BaseModel):
@@ -142,6 +154,10 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     oidc_issuer: str | None = None
     jwt_groups_claim: str = "groups"
+    jwt_scopes_claim: str = "scope"
+    ingest_max_records: int = Field(default=1000, gt=0)
+    ingest_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
     max_query_chars: int = 2000
     max_conversation_messages: int = 200
     rate_limit_per_minute: int = 120
@@ -178,6 +194,10 @@ class Settings(BaseSettings):
     def groups_of(self, user: str) -> list[str]:
         config = self.users.get(user)
         return list(config.groups) if config else []
+
+    def scopes_of(self, user: str) -> list[str]:
+        config = self.users.get(user)
+        return list(config.scopes) if config else []
 
     def with_overrides(self, **values: Any) -> Settings:
         return self.model_copy(update=values)

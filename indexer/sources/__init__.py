@@ -64,5 +64,10 @@ def open_source(uri: str, settings: Settings, **options: Any) -> Source:
         from indexer.sources.files import S3Source
 
         return S3Source(uri, settings)
+    if scheme == "ingest":
+        raise SourceError(
+            f"{uri}: pushed records are written through POST /v1/ingest (or a webhook), there "
+            "is nothing to read; `labsearch remove` forgets them"
+        )
     known = "\n".join(f"  {name}: {help_}" for name, help_ in SCHEMES.items())
     raise SourceError(f"unknown source {uri!r}. Sources are URIs of one of these kinds:\n{known}")

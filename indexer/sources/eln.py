@@ -12,7 +12,7 @@ same export (otherwise the sample id is kept as an identifier, never as a dangli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -197,6 +197,11 @@ class ElnExportSource:
     def asset_id(self, record_id: str) -> str:
         return f"eln:{self.stem}:{record_id}"
 
+    @property
+    def _directory(self) -> str | None:
+        """Where the export lies: access rules may name it."""
+        return str(self.path.parent) if self.path else None
+
     def scan(self) -> Iterator[Asset | SourceIssue]:
         if not self.path.is_file():
             raise SourceError(
@@ -269,7 +274,7 @@ class ElnExportSource:
                 continue
             yield _Parsed(number, record)
 
-    def _asset(self, record: ElnRecord, known: dict[str, ElnRecord]) -> Asset:
+    def _asset(self, record: ElnRecord, known: Container[str]) -> Asset:
         record_id = record.record_id
         type_name = record.type.strip().lower() or "experiment"
         free = record.metadata
@@ -331,7 +336,7 @@ class ElnExportSource:
             ids.from_metadata(metadata),
             ids.from_text(f"{record.title}\n{record.description}"),
         )
-        keys = [k for k in (record.project, str(self.path.parent)) if k]
+        keys = [k for k in (record.project, self._directory) if k]
         return Asset(
             id=self.asset_id(record_id),
             source=self.uri,
@@ -344,7 +349,10 @@ class ElnExportSource:
             data_level=data_level_of(free.get("data_level")),
             links=list(dict.fromkeys(links)),
             provenance=Provenance(
-                source=self.uri, eln_url=record.url, record_id=record_id, path=str(self.path)
+                source=self.uri,
+                eln_url=record.url,
+                record_id=record_id,
+                path=str(self.path) if self.path else None,
             ),
             **resolve_groups(self.settings, self.uri, record.own_groups, keys).asset_fields(),
             created_at=as_datetime(record.created),
