@@ -11,6 +11,9 @@ server) it makes `--events` changes one after another, each with a unique word i
   returns the new asset;
 - delete: from the delete to the first search that no longer returns it.
 
+A third kind, `ingest`, pushes records through POST /v1/ingest of the real app (in-process) and
+deletes them the same way: push-to-searchable and delete-to-gone.
+
 The source holds `--background` assets before timing starts (indexed by the catch-up scan), so
 each change is found among others, not in an empty index.
 
@@ -45,7 +48,7 @@ os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
 from indexer.watch.loop import Watcher, WatchOptions  # noqa: E402
 from labsearch.access import Access  # noqa: E402
 from labsearch.embeddings import Embedder  # noqa: E402
-from labsearch.settings import Settings  # noqa: E402
+from labsearch.settings import Settings, UserConfig  # noqa: E402
 from labsearch.stores import open_store  # noqa: E402
 from labsearch.stores.protocol import SearchMode, SearchRequest  # noqa: E402
 
@@ -59,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50, help="Puts (and deletes) per kind.")
     parser.add_argument("--backends", nargs="+", default=["embedded", "opensearch"])
-    parser.add_argument("--kinds", nargs="+", default=["file", "s3"])
+    parser.add_argument("--kinds", nargs="+", default=["file", "s3", "ingest"])
     parser.add_argument(
         "--background", type=int, default=500, help="Assets already in the source (caught up)."
     )
@@ -113,6 +116,8 @@ def make_settings(backend: str, work: Path, args: argparse.Namespace) -> Setting
 def run_kind(
     kind: str, settings: Settings, embedder: Embedder, work: Path, args: argparse.Namespace
 ) -> tuple[list[float], list[float]]:
+    if kind == "ingest":
+        return run_ingest(settings, embedder, args)
     if kind == "file":
         lab = work / "lab"
         lab.mkdir(parents=True)
@@ -138,19 +143,71 @@ def run_kind(
             return put, delete
     finally:
         reader.close()
-        if settings.backend == "opensearch":
-            import requests
+        _drop_opensearch_index(settings)
 
-            requests.delete(
-                f"{settings.opensearch_url}/{settings.opensearch_index}-v*",
-                params={"expand_wildcards": "all"},
-                timeout=30,
-            )
+
+def run_ingest(
+    settings: Settings, embedder: Embedder, args: argparse.Namespace
+) -> tuple[list[float], list[float]]:
+    """POST /v1/ingest through the real app (in-process, FastAPI's TestClient): from sending the
+    push to the first search that returns the record, and from the delete to the last."""
+    from fastapi.testclient import TestClient
+
+    from chat_api.app import create_app
+    from retriever.service import SearchService
+
+    users = {"lims": UserConfig(groups=["lab-a"], api_keys=["bench-key"], scopes=["ingest"])}
+    settings = settings.model_copy(update={"users": users, "rate_limit_per_minute": 0})
+    service = SearchService(settings, open_store(settings, embedder.dimension), embedder)
+    reader = open_store(settings, embedder.dimension)
+    headers = {"X-API-Key": "bench-key"}
+    background = [
+        {"id": f"BG-{n}", "title": f"Background run {n}", "access_groups": ["lab-a"]}
+        for n in range(args.background)
+    ]
+    put, delete = [], []
+    try:
+        with TestClient(create_app(settings, service)) as client:
+            for start in range(0, len(background), 500):
+                body = {"source": "bench", "upsert": background[start : start + 500]}
+                client.post("/v1/ingest", json=body, headers=headers).raise_for_status()
+            for n in range(args.events):
+                word = f"fresh{uuid.uuid4().hex[:10]}"
+                record = {
+                    "id": f"RUN-{n}",
+                    "title": f"Sequencing run {n} of sample {word}",
+                    "access_groups": ["lab-a"],
+                }
+                started = time.perf_counter()
+                body = {"source": "bench", "upsert": [record]}
+                client.post("/v1/ingest", json=body, headers=headers).raise_for_status()
+                put.append(wait(lambda w=word: found(reader, embedder, w), started))
+                started = time.perf_counter()
+                body = {"source": "bench", "delete": [f"RUN-{n}"]}
+                client.post("/v1/ingest", json=body, headers=headers).raise_for_status()
+                delete.append(wait(lambda w=word: not found(reader, embedder, w), started))
+    finally:
+        reader.close()
+        service.store.close()
+        _drop_opensearch_index(settings)
+    return put, delete
+
+
+def _drop_opensearch_index(settings: Settings) -> None:
+    if settings.backend == "opensearch":
+        import requests
+
+        requests.delete(
+            f"{settings.opensearch_url}/{settings.opensearch_index}-v*",
+            params={"expand_wildcards": "all"},
+            timeout=30,
+        )
 
 
 def found(reader: Any, embedder: Embedder, word: str) -> bool:
     request = SearchRequest(text=word, k=3, mode=SearchMode.BM25, highlight=False)
-    return any(word in hit.asset.text for hit in reader.search(request, OPERATOR))
+    hits = reader.search(request, OPERATOR)
+    return any(word in f"{hit.asset.title} {hit.asset.text}" for hit in hits)
 
 
 def wait(condition: Callable[[], bool], started: float) -> float:
