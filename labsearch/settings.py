@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     )
     watch_poll_seconds: float = Field(default=30.0, gt=0, description="eLabFTW poll interval.")
 
+    # AWS Lambda (indexer/aws_lambda.py, docs/aws-lambda.md)
+    lambda_sources: list[str] = Field(
+        default_factory=list, description="Sources the Lambda handler routes S3 events to."
+    )
+    lambda_dead_letter_queue: str | None = Field(
+        default=None, description="SQS queue URL for messages that can never be processed."
+    )
+
     # OpenSearch
     opensearch_url: str = "http://127.0.0.1:9200"
     opensearch_index: str = "labsearch"

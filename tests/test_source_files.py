@@ -155,6 +155,14 @@ def test_s3_missing_bucket_is_a_source_error(moto_s3, settings):
         list(S3Source("s3://no-such-bucket-here/x", settings).scan())
 
 
+def test_s3_part_of_a_missing_bucket_is_no_deletion(moto_s3, settings):
+    """HEAD answers a bare 404 for a missing bucket as for a deleted object; only the latter
+    may drop the key's asset (an event for a misnamed bucket must fail, not delete)."""
+    items = list(S3Source("s3://no-such-bucket-here/", settings).scan_part(["runs/a.txt"]).items)
+    assert [type(item) for item in items] == [SourceIssue]
+    assert "does not exist" in items[0].reason and items[0].keep
+
+
 def test_changed_file_is_summarized_again(lab_dir, settings):
     sheet = lab_dir / "sheets" / "samples.csv"
     first, _ = scan(FileSource(sheet.as_uri(), settings))  # a single file is a source too

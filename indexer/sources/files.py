@@ -276,9 +276,15 @@ class S3Source:
         (a backlog of events after a restart or a bulk upload) are read from one listing of
         their common prefix, which costs a request per thousand keys instead of one per key."""
         if len(keys) <= HEAD_EACH_UP_TO:
+            bucket_exists = False
             for key in keys:
                 try:
-                    yield key, _s3.current_object(s3, self.bucket, key)
+                    obj = _s3.current_object(s3, self.bucket, key)
+                    if obj is None and not bucket_exists:
+                        # HEAD answers a bare 404 for a missing bucket too: no deletion then.
+                        _s3.check_bucket(s3, self.bucket, self.uri)
+                        bucket_exists = True
+                    yield key, obj
                 except Exception as exc:
                     yield key, exc
             return
