@@ -20,6 +20,10 @@ class InvalidRequestError(LabsearchError):
     status = 400
 
 
+class QueryTooExpensiveError(InvalidRequestError):
+    """A read ran past the store's time budget and was stopped."""
+
+
 class InvalidFilterError(InvalidRequestError):
     """A filter does not follow the grammar in labsearch/filters.py."""
 

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         description="auto: bfloat16 autocast where the CPU computes bfloat16 natively.",
     )
     index_batch_size: int = 256
+    query_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest one read of the embedded store may run."
+    )
 
     # Retrieval
     # Hybrid fusion, tuned on SciFact's train split (docs/evaluation.md): a convex combination of

@@ -44,6 +44,10 @@ DEFAULT_FACETS = ("kind", "entity", "data_level", "metadata.instrument", "metada
 MAX_MEMBERS = 5000  # an entity answer larger than this is returned with complete=false
 
 
+# Each facet is a count over every matching asset: bounded, so one request cannot cost minutes.
+MAX_FACET_FIELDS = 32
+
+
 class SearchService:
     def __init__(self, settings: Settings, store: AssetStore, embedder: Embedder) -> None:
         self.settings = settings
@@ -87,6 +91,11 @@ class SearchService:
             hits = [self._hit(asset, 0.0) for asset in matched.assets[offset:]]
             total = matched.count
         facets = {}
+        if len(set(request.facets)) > MAX_FACET_FIELDS:
+            raise InvalidRequestError(
+                f"{len(set(request.facets))} facet fields asked for; at most {MAX_FACET_FIELDS} "
+                "per search (each is a count over every match)"
+            )
         if request.facets:
             facets = self.store.facets(request.facets, access, filters=request.filters, text=query)
         return SearchResponse(

@@ -44,7 +44,7 @@ def test_health_and_readiness_need_no_auth(client):
     ready = client.get("/v1/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["store"]["assets"] == 12
+    assert "assets" not in ready.json()["store"]  # no credentials: nothing about the data
     assert ready.json()["llm"] == "extractive"
 
 

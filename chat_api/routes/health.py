@@ -30,7 +30,8 @@ def readyz(state: State) -> JSONResponse:
     store_obj = getattr(state.service, "store", None)
     store = {}
     if store_obj is not None:
+        # No count: anyone may ask, and the size of the index is not theirs to know.
         info = store_obj.info()
-        store = {"backend": info.backend, "model": info.model, "assets": info.count}
+        store = {"backend": info.backend, "model": info.model}
     body = Readiness(status="ready", store=store, llm=state.llm_name)
     return JSONResponse(body.model_dump(mode="json"))

@@ -20,7 +20,9 @@ def open_store(settings: Settings, dimension: int, recreate: bool = False) -> As
     if settings.backend == "embedded":
         from labsearch.stores.embedded import EmbeddedStore
 
-        return EmbeddedStore.open(settings.index_dir, settings.model, dimension, recreate=recreate)
+        store = EmbeddedStore.open(settings.index_dir, settings.model, dimension, recreate=recreate)
+        store.query_timeout = settings.query_timeout_seconds
+        return store
     if settings.backend == "opensearch":
         try:
             from labsearch.stores.opensearch import OpenSearchStore

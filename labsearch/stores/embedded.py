@@ -47,6 +47,7 @@ from labsearch.errors import (
     IndexLockedError,
     InvalidRequestError,
     ModelMismatchError,
+    QueryTooExpensiveError,
 )
 from labsearch.schema import Asset
 from labsearch.stores import fts_query, fusion
@@ -135,16 +136,30 @@ class EmbeddedStore:
     # How long a write waits for another writer (e.g. a running `labsearch index`) to commit.
     LOCK_TIMEOUT_SECONDS = 30.0
 
+    # How long one read (a search, facets, a match) may run before SQLite stops it: a request
+    # that would take longer is refused instead of holding a reader for minutes.
+    QUERY_TIMEOUT_SECONDS = 10.0
+
     def __init__(self, path: Path, connection: sqlite3.Connection, model: str, dimension: int):
         self.path = path
         self.link = path  # `labsearch.sqlite3`: the current index (a link after a rebuild)
         self.pending_path: Path | None = None  # a rebuild not yet published
         self.model = model
         self.dimension = dimension
+        self.query_timeout = self.QUERY_TIMEOUT_SECONDS
+        # Writes go through one connection under `_lock`. Reads use a connection per thread:
+        # SQLite in WAL mode serves concurrent readers, so one user's expensive search never
+        # queues another's behind a lock.
         self._conn = connection
-        # One connection shared by FastAPI's worker threads; the lock serialises its use.
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        # The vector cache is shared by every reader; it is refreshed and scanned under its lock
+        # (a scan is one pass over a float32 matrix: milliseconds).
         self._vectors = VectorCache(dimension)
+        self._vectors_lock = threading.Lock()
+        self._vectors_path: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,7 +254,6 @@ class EmbeddedStore:
         connection = self._connect(current, self.model, self.dimension)
         self._conn.close()
         self._conn, self.path = connection, current
-        self._vectors.clear()
 
     @staticmethod
     def _remove_orphans(directory: Path) -> None:
@@ -262,6 +276,11 @@ class EmbeddedStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+        with self._vectors_lock:
             self._vectors.clear()
 
     def __enter__(self) -> EmbeddedStore:
@@ -272,14 +291,52 @@ class EmbeddedStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees the same committed snapshot."""
-        with self._lock:
-            self._follow()
-            self._conn.execute("BEGIN")
+        """A read transaction on this thread's connection: every query inside sees the same
+        committed snapshot, and all of them together stop after `query_timeout` seconds."""
+        conn = self._reader()
+        deadline = time.monotonic() + self.query_timeout
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 20_000)
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        except sqlite3.OperationalError as error:
+            if "interrupted" in str(error):
+                raise QueryTooExpensiveError(
+                    f"the query ran longer than {self.query_timeout:g} s and was stopped; "
+                    "narrow it: fewer facets, fewer words, or a filter"
+                ) from error
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection, on the index that is current now: the pending
+        rebuild for the process building it, else what the `labsearch.sqlite3` link names (so
+        readers follow a rebuild another process published)."""
+        target = self.path
+        if self.pending_path is None:
             try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
+                current = Path(os.path.realpath(self.link))
+                target = current if current.exists() else self.path
+            except OSError:
+                pass
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.path == target:
+            return conn
+        fresh = sqlite3.connect(
+            target, isolation_level=None, check_same_thread=False, timeout=self.LOCK_TIMEOUT_SECONDS
+        )
+        _configure(fresh, self.LOCK_TIMEOUT_SECONDS)
+        fresh.execute("PRAGMA query_only = ON")
+        with self._readers_lock:
+            if conn is not None:
+                self._readers.remove(conn)
+                conn.close()
+            self._readers.append(fresh)
+        self._local.conn, self._local.path = fresh, target
+        return fresh
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -627,16 +684,30 @@ class EmbeddedStore:
         depth: int,
     ) -> list[_Ranked]:
         """Exact nearest neighbours among the rows `access` may see and the filter selects."""
-        snapshot = self._vectors.refresh(conn)
-        if not snapshot.size:
-            return []
-        mask = None if access.operator else snapshot.group_mask(conn, access.groups)
-        if node is not None:
+        rows = None
+        if node is not None:  # the filter runs outside the cache's lock: it may take a while
             where = compile_filter(node)
             rows = keys(conn, f"SELECT a.pk AS k FROM assets a WHERE {where.text}", where.params)
-            selected = snapshot.mask_of(rows)
-            mask = selected if mask is None else mask & selected
-        return [_Ranked(rowid, score) for rowid, score in snapshot.top(query, mask, depth)]
+        with self._vectors_lock:
+            snapshot = self._cached_vectors(conn)
+            if not snapshot.size:
+                return []
+            mask = None if access.operator else snapshot.group_mask(conn, access.groups)
+            if rows is not None:
+                selected = snapshot.mask_of(rows)
+                mask = selected if mask is None else mask & selected
+            top = snapshot.top(query, mask, depth)
+        return [_Ranked(rowid, score) for rowid, score in top]
+
+    def _cached_vectors(self, conn: sqlite3.Connection) -> VectorCache:
+        """The shared vector cache, brought up to `conn`'s snapshot (called under its lock).
+        A cache of another file (before a rebuild was published) is dropped; one newer than
+        the snapshot is used as it is (rows the snapshot lacks find no document later)."""
+        path = self._local.path
+        if path != self._vectors_path:
+            self._vectors.clear()
+            self._vectors_path = path
+        return self._vectors.refresh(conn)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -87,13 +87,19 @@ STOPWORDS = frozenset(
 )
 
 
+# Each term is one more posting list to merge and one more pattern to highlight: a question
+# never needs more, and a pasted page of text must not cost seconds.
+MAX_TERMS = 48
+
+
 def terms(text: str) -> list[str]:
-    """Query terms as the tokenizer will see them (case kept; FTS5 folds case itself)."""
+    """Query terms as the tokenizer will see them (case kept; FTS5 folds case itself), the
+    first MAX_TERMS distinct ones."""
     # Leading/trailing dashes ("-kidney", "RNA-") are punctuation, not part of a token.
     found = [t for t in (t.strip("-_") for t in _TOKEN.findall(text)) if t]
     unique = list(dict.fromkeys(found))
     content = [t for t in unique if t.lower() not in STOPWORDS]
-    return content or unique
+    return (content or unique)[:MAX_TERMS]
 
 
 def pieces(token: str) -> list[str]:

@@ -46,7 +46,8 @@ def keys(conn: sqlite3.Connection, sql: str, params: Iterable[object] = ()) -> n
 class VectorCache:
     """Vectors of the `bodies` table in memory, with per-group visibility masks.
 
-    Not thread-safe on its own: the store calls it under its lock, inside a read transaction.
+    Not thread-safe on its own: the store calls it under its own lock, inside a read
+    transaction.
     """
 
     def __init__(self, dimension: int) -> None:
@@ -78,7 +79,9 @@ class VectorCache:
         """Bring the cache to the snapshot of the read transaction `conn` is in."""
         (generation,) = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         generation = int(generation)
-        if generation == self.generation:
+        # Readers on several threads hold snapshots of different ages: a cache already at or
+        # past this snapshot is kept (refreshing backwards would mark newer rows as deleted).
+        if self.generation is not None and generation <= self.generation:
             return self
         if self.generation is not None and self.size:
             self._mark_deleted(conn)

@@ -1,0 +1,119 @@
+"""One request cannot stall others: reads of the embedded store run side by side, each read
+has a time budget, and the work a request may ask for is bounded."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from labsearch.access import Access
+from labsearch.errors import InvalidRequestError, QueryTooExpensiveError
+from labsearch.schema import Asset, Provenance
+from labsearch.stores import fts_query
+from labsearch.stores.embedded import EmbeddedStore
+from labsearch.stores.protocol import IndexedAsset, SearchMode, SearchRequest
+
+DIM = 8
+LAB_A = Access.for_groups(["lab-a"], user="alice")
+LAB_B = Access.for_groups(["lab-b"], user="bob")
+
+
+def assets(n: int) -> list[IndexedAsset]:
+    rng = np.random.default_rng(3)
+    items = []
+    for i in range(n):
+        vector = rng.normal(size=DIM).astype(np.float32)
+        asset = Asset(
+            id=f"run-{i}",
+            source="test://runs",
+            kind="file",
+            title=f"Run {i} liver RNA-seq",
+            text=f"Sequencing run {i} of sample S-{i % 50} on instrument {i % 5}",
+            metadata={"instrument": f"seq-{i % 5}", "sample": f"S-{i % 50}", "lane": i % 8},
+            provenance=Provenance(source="test://runs"),
+            groups=["lab-a" if i % 2 else "lab-b"],
+        )
+        items.append(IndexedAsset(asset, (vector / np.linalg.norm(vector)).tolist(), str(i)))
+    return items
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = EmbeddedStore.open(tmp_path / "index", "test-model", DIM)
+    store.upsert(assets(3000))
+    yield store
+    store.close()
+
+
+def test_a_long_read_does_not_hold_up_another_users_search(store):
+    """While one request is inside a read (an expensive facet count, say), another thread's
+    search completes: reads share no lock."""
+    finished = threading.Event()
+    results = []
+
+    def bobs_search() -> None:
+        results.extend(store.search(SearchRequest(text="liver", k=3), LAB_B))
+        finished.set()
+
+    with store._read():  # alice's request, still running
+        thread = threading.Thread(target=bobs_search)
+        thread.start()
+        assert finished.wait(10), "bob's search waited for alice's read to end"
+    thread.join()
+    assert len(results) == 3
+
+
+def test_a_read_past_its_time_budget_is_stopped_with_a_clear_error(store):
+    store.query_timeout = 1e-9
+    with pytest.raises(QueryTooExpensiveError, match="narrow it"):
+        store.facets(["instrument", "sample", "lane"], LAB_A)
+    store.query_timeout = 10.0  # the connection is usable again at once
+    counts = store.facets(["instrument"], LAB_A)["instrument"]
+    assert sum(counts.values()) == 1500
+
+
+def test_dense_search_from_many_threads_at_once_stays_exact(store):
+    """The shared vector cache is refreshed and scanned under its own lock: concurrent dense
+    searches give the same answers as one at a time."""
+    query = np.ones(DIM, dtype=np.float32) / np.sqrt(DIM)
+    request = SearchRequest(vector=query.tolist(), k=5, mode=SearchMode.DENSE)
+    expected = [hit.asset.id for hit in store.search(request, LAB_A)]
+    answers: list[list[str]] = []
+
+    def search() -> None:
+        for _ in range(20):
+            answers.append([hit.asset.id for hit in store.search(request, LAB_A)])
+
+    threads = [threading.Thread(target=search) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [expected] * 80
+
+
+def test_a_pasted_page_of_text_is_cut_to_a_bounded_number_of_terms():
+    text = " ".join(f"word{i}" for i in range(5000))
+    assert len(fts_query.terms(text)) == fts_query.MAX_TERMS
+    expression = fts_query.match_expression(text)
+    assert expression is not None and expression.count(" OR ") == fts_query.MAX_TERMS - 1
+
+
+def test_facet_fields_per_search_are_bounded(tmp_path, embedder):
+    from labsearch.models import SearchRequestModel
+    from labsearch.settings import Settings
+    from labsearch.stores import open_store
+    from retriever.service import MAX_FACET_FIELDS, SearchService
+
+    settings = Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache")
+    service = SearchService(settings, open_store(settings, embedder.dimension), embedder)
+    try:
+        many = [f"field{i}" for i in range(MAX_FACET_FIELDS + 1)]
+        with pytest.raises(InvalidRequestError, match="facet fields"):
+            service.search(SearchRequestModel(query="liver", facets=many), LAB_A)
+        allowed = service.search(SearchRequestModel(query="liver", facets=many[:-1]), LAB_A)
+        assert set(allowed.facets) == set(many[:-1])
+    finally:
+        service.store.close()
