@@ -136,6 +136,7 @@ def build(directory: Path, n: int) -> float:
         start = time.perf_counter()
         for batch in corpus(n):
             store.upsert([to_indexed(record, vector) for record, vector in batch])
+        store.finish_rebuild()  # a recreated index is built beside the old one until published
         return time.perf_counter() - start
     finally:
         store.close()
