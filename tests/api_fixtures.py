@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import os
 import socket
 import struct
 import threading
@@ -428,3 +429,28 @@ def live_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def indexed_home(base: Path, embedder: Any) -> Path:
+    """corpus() indexed under `base`, and a labsearch.toml naming alice and bob; returns the
+    config file's path, for LABSEARCH_CONFIG of a `labsearch` subprocess."""
+    settings = api_settings(base / "home")
+    build_service(settings, embedder).store.close()  # the embedder is the session's
+    config = base / "labsearch.toml"
+    config.write_text(
+        f'home = "{settings.home}"\n'
+        f'cache_dir = "{settings.cache_dir}"\n'
+        'backend = "embedded"\n'
+        'catalog_url = "https://catalog.example.org"\n'
+        '[users.alice]\ngroups = ["lab-a"]\napi_keys = ["demo-alice"]\n'
+        '[users.bob]\ngroups = ["lab-b"]\napi_keys = ["demo-bob"]\n'
+    )
+    return config
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This environment (PYTHONPATH included) without LABSEARCH_* settings, offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABSEARCH_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QUILT_DISABLE_USAGE_METRICS="true")
+    env.update(extra)
+    return env

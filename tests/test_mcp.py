@@ -32,7 +32,9 @@ from api_fixtures import (
     LAB_A_SECRETS,
     api_settings,
     build_service,
+    indexed_home,
     live_server,
+    subprocess_env,
 )
 from fastapi.testclient import TestClient
 from mcp import ClientSession, StdioServerParameters
@@ -80,21 +82,8 @@ def api(tmp_path_factory, embedder):
 @pytest.fixture(scope="module")
 def stdio_env(tmp_path_factory, embedder) -> dict[str, str]:
     """An indexed home and a config file for `labsearch mcp` subprocesses."""
-    base = tmp_path_factory.mktemp("mcp-stdio")
-    settings = api_settings(base / "home")
-    build_service(settings, embedder).store.close()
-    config = base / "labsearch.toml"
-    config.write_text(
-        f'home = "{settings.home}"\n'
-        f'cache_dir = "{settings.cache_dir}"\n'
-        'backend = "embedded"\n'
-        'catalog_url = "https://catalog.example.org"\n'
-        '[users.alice]\ngroups = ["lab-a"]\napi_keys = ["demo-alice"]\n'
-        '[users.bob]\ngroups = ["lab-b"]\napi_keys = ["demo-bob"]\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABSEARCH_")}
-    env.update(LABSEARCH_CONFIG=str(config), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    return env
+    config = indexed_home(tmp_path_factory.mktemp("mcp-stdio"), embedder)
+    return subprocess_env(LABSEARCH_CONFIG=str(config))
 
 
 def over_http(url: str, headers: dict[str, str], work: Work[T]) -> T:
