@@ -303,6 +303,9 @@ class McpEndpoint:
                 self._manager = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # streamable HTTP only: no websockets
+            await send({"type": "websocket.close", "code": 1003})
+            return
         request = Request(scope, receive)
         try:
             principal = self.state.auth.authenticate(

@@ -164,6 +164,9 @@ async def every_tool(session: ClientSession) -> dict[str, Any]:
         await session.call_tool("get_links", {"asset_id": A_RUN_NEW, "presign": True}),
         LinksResponse,
     )
+    out["file_links"] = structured(
+        await session.call_tool("get_links", {"asset_id": A_FILE}), LinksResponse
+    )
     out["list_sources"] = structured(await session.call_tool("list_sources", {}), SourcesResponse)
     out["facet_values"] = structured(
         await session.call_tool("facet_values", {"field": "instrument"}), FacetValuesResponse
@@ -238,14 +241,15 @@ def test_every_tool_over_http(api):
     out = over_http(url, ALICE, every_tool)
     check_every_tool(out)
     # Over HTTP the API paths among the links are URLs of this server.
-    assert out["get_links"].links.manifest is None or out["get_links"].links.manifest.startswith(
-        url
-    )
+    presign = out["file_links"].links.presign
+    assert presign == f"{url}/v1/assets/{quote(A_FILE, safe='')}/presign"
 
 
 def test_every_tool_over_stdio(stdio_env):
     out = over_stdio(stdio_env, ["--as-user", "alice"], every_tool)
     check_every_tool(out)
+    # Without --api-url, links keep the API's paths.
+    assert out["file_links"].links.presign == f"/v1/assets/{quote(A_FILE, safe='')}/presign"
 
 
 # --- the permission suite, through MCP ------------------------------------------------------------
@@ -407,9 +411,16 @@ def test_stdio_refuses_to_start_without_saying_for_whom(stdio_env):
 
 
 def test_the_operator_sees_both_labs_over_stdio(stdio_env):
-    async def sources(session: ClientSession) -> dict[str, int]:
+    async def sources(session: ClientSession) -> tuple[dict[str, int], str]:
         result = await session.call_tool("list_sources", {})
-        return {s["source"]: s["assets"] for s in result.structuredContent["sources"]}
+        links = await session.call_tool("get_links", {"asset_id": B_FILE})
+        counts = {s["source"]: s["assets"] for s in result.structuredContent["sources"]}
+        return counts, links.structuredContent["links"]["presign"]
 
-    seen = over_stdio(stdio_env, ["--operator"], sources)
+    args = ["--operator", "--api-url", "https://labsearch.example.org"]
+    seen, presign = over_stdio(stdio_env, args, sources)
     assert seen["quilt+s3://lab-a-data"] == 3 and seen["quilt+s3://lab-b-data"] == 4
+    # --api-url makes the API paths among the links absolute.
+    assert (
+        presign == "https://labsearch.example.org/v1/assets/" + quote(B_FILE, safe="") + "/presign"
+    )
