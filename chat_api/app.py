@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
 
 from chat_api import errors
 from chat_api.limits import BodySizeLimit
 from chat_api.llm import LLM
+from chat_api.mcp_server import McpEndpoint
 from chat_api.routes import (
     assets,
     auth,
@@ -29,7 +31,9 @@ DESCRIPTION = """Semantic search and cited answers over a lab's data assets.
 
 Sign in with `X-API-Key: <key>` or `Authorization: Bearer <API key or JWT>`; see
 `GET /v1/auth/config`. Every route except health checks and auth config needs it. Errors are
-`{"error": <class>, "detail": <what to do>}`. Asset ids in paths must be percent-encoded."""
+`{"error": <class>, "detail": <what to do>}`. Asset ids in paths must be percent-encoded.
+
+MCP clients (AI assistants) connect to `/mcp` (streamable HTTP), signed in the same way."""
 
 
 def create_app(
@@ -39,11 +43,13 @@ def create_app(
     settings when not given; tests pass their own."""
     settings = settings or get_settings()
     state = ApiState(settings, service, llm)
+    mcp = McpEndpoint(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start_loading()
-        yield
+        async with mcp.run():
+            yield
 
     app = FastAPI(title="labsearch", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.labsearch = state
@@ -56,6 +62,8 @@ def create_app(
     for module in routes:
         v1.include_router(module.router)
     app.include_router(v1)
+    # The MCP server (chat_api/mcp_server.py): same sign-in, rate limit and audit log.
+    app.router.routes.append(Route("/mcp", endpoint=mcp, include_in_schema=False))
     return app
 
 

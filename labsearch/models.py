@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity
 
+MAX_INCLUDED_TEXT = 20_000  # characters of text per hit a search may ask for (include_text)
+
 
 class AssetLinks(BaseModel):
     """Ways a person can open the asset."""
@@ -49,6 +51,9 @@ class Hit(BaseModel):
     highlights: list[str] = Field(default_factory=list)
     links: AssetLinks = Field(default_factory=AssetLinks)
     exact: bool = Field(default=False, description="Matched an identifier in the query exactly.")
+    text: str | None = Field(
+        default=None, description="The asset's text, when the request asked for include_text."
+    )
 
 
 class SearchRequestModel(BaseModel):
@@ -58,6 +63,12 @@ class SearchRequestModel(BaseModel):
     page: int = Field(default=1, ge=1)
     size: int = Field(default=10, ge=1, le=100)
     mode: str = Field(default="hybrid", pattern="^(hybrid|bm25|dense)$")
+    include_text: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_INCLUDED_TEXT,
+        description="Return up to this many characters of each hit's text (0: none).",
+    )
 
 
 class SearchResponse(BaseModel):
@@ -185,6 +196,20 @@ class ChatResponse(BaseModel):
     answer: Answer
 
 
+class ChatToken(BaseModel):
+    """A `token` event of a streamed chat: the next piece of the answer's text."""
+
+    text: str
+
+
+class ChatDone(ChatResponse):
+    """The `done` event of a streamed chat: the JSON response, and whether the text changed."""
+
+    replaced: bool = Field(
+        default=False, description="The streamed text failed verification; answer.text replaces it."
+    )
+
+
 class Message(BaseModel):
     id: int
     role: Literal["user", "assistant"]
@@ -309,3 +334,34 @@ class WebhookResponse(BaseModel):
         default=False, description="Already processed (a retry or replay): nothing was written."
     )
     ingest: IngestResponse | None = None
+
+
+# --- models of the MCP server's tools (chat_api/mcp_server.py) --------------------------------
+
+
+class LinksResponse(BaseModel):
+    """Every way to open one asset: download, preview, manifest, record, catalog, ELN, quilt3."""
+
+    asset_id: str
+    title: str
+    links: AssetLinks = Field(description="Absolute URLs over HTTP; API paths over stdio.")
+    presigned: PresignResponse | None = Field(
+        default=None, description="A short-lived S3 download link, when asked for and possible."
+    )
+    notes: list[str] = Field(default_factory=list, description="Why a link is missing.")
+
+
+class SourceSummary(BaseModel):
+    source: str = Field(description="The source URI, as `labsearch sources` lists it.")
+    assets: int = Field(description="How many of its assets the caller may see.")
+
+
+class SourcesResponse(BaseModel):
+    sources: list[SourceSummary] = Field(description="Only sources holding assets you may see.")
+
+
+class FacetValuesResponse(BaseModel):
+    """Every value of one field over the assets you may see: build filters from these."""
+
+    field: str = Field(description='e.g. "metadata.instrument", "entity", "source".')
+    values: dict[str, int] = Field(description="Value -> how many assets carry it (no top-N cut).")

@@ -90,6 +90,8 @@ class SearchService:
             matched = self.store.match(request.filters, access, limit=offset + request.size)
             hits = [self._hit(asset, 0.0) for asset in matched.assets[offset:]]
             total = matched.count
+        if request.include_text and hits:
+            hits = self._with_text(hits, access, request.include_text)
         facets = {}
         if len(set(request.facets)) > MAX_FACET_FIELDS:
             raise InvalidRequestError(
@@ -101,6 +103,13 @@ class SearchService:
         return SearchResponse(
             query=query, hits=hits, facets=facets, total=total, page=request.page, size=request.size
         )
+
+    def _with_text(self, hits: list[Hit], access: Access, limit: int) -> list[Hit]:
+        """Hits carrying up to `limit` characters of their asset's text (read under `access`)."""
+        texts = {
+            asset.id: asset.text for asset in self.store.get_many([h.id for h in hits], access)
+        }
+        return [hit.model_copy(update={"text": texts.get(hit.id, "")[:limit]}) for hit in hits]
 
     def rank(
         self,

@@ -365,6 +365,42 @@ def serve(
 
 
 @app.command()
+def mcp(
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as-user", help="Serve as this user (see `users`): sees what it may."),
+    ] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="Serve as the local operator: sees everything.")
+    ] = False,
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="The API's URL, to make download and preview links absolute."),
+    ] = None,
+) -> None:
+    """Serve MCP over stdio for an AI assistant, as one user (`--as-user`) or `--operator`.
+
+    Over HTTP the API serves MCP at /mcp with its own sign-in; see `serve`."""
+    if (as_user is None) == (not operator):
+        _fail(
+            ConfigError(
+                "say whom the MCP server acts for: --as-user NAME (sees what that user may) or "
+                "--operator (sees everything); exactly one"
+            )
+        )
+    from chat_api.mcp_server import run_stdio
+    from chat_api.state import ApiState
+
+    settings = get_settings()
+    try:
+        access = _access(settings, as_user)
+    except LabsearchError as error:
+        _fail(error)
+    _log_to_stderr()  # stdout carries the protocol
+    run_stdio(ApiState(settings), access, api_url)
+
+
+@app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port of the Streamlit UI.")] = 8501,
 ) -> None:

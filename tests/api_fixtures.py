@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import binascii
 import json
+import os
+import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -395,3 +398,59 @@ def oidc_issuer(jwk: dict) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the real app on a real port ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free port in a thread; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def indexed_home(base: Path, embedder: Any) -> Path:
+    """corpus() indexed under `base`, and a labsearch.toml naming alice and bob; returns the
+    config file's path, for LABSEARCH_CONFIG of a `labsearch` subprocess."""
+    settings = api_settings(base / "home")
+    build_service(settings, embedder).store.close()  # the embedder is the session's
+    config = base / "labsearch.toml"
+    config.write_text(
+        f'home = "{settings.home}"\n'
+        f'cache_dir = "{settings.cache_dir}"\n'
+        'backend = "embedded"\n'
+        'catalog_url = "https://catalog.example.org"\n'
+        '[users.alice]\ngroups = ["lab-a"]\napi_keys = ["demo-alice"]\n'
+        '[users.bob]\ngroups = ["lab-b"]\napi_keys = ["demo-bob"]\n'
+    )
+    return config
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This environment (PYTHONPATH included) without LABSEARCH_* settings, offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABSEARCH_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QUILT_DISABLE_USAGE_METRICS="true")
+    env.update(extra)
+    return env

@@ -188,7 +188,7 @@ def test_conversations_open_rename_and_delete(monkeypatch, api):
     at = ask(app(monkeypatch, api), "dexamethasone liver RNA-seq")
     client = ApiClient(api, ALICE)
     conversation = at.session_state["conversation_id"]
-    assert conversation in {c["id"] for c in client.conversations()}
+    assert conversation in {c.id for c in client.conversations()}
 
     at.button(key="new-conversation").click().run()
     assert at.session_state["conversation_id"] is None
@@ -198,11 +198,11 @@ def test_conversations_open_rename_and_delete(monkeypatch, api):
 
     at.text_input(key=f"title-{conversation}").input("Liver RNA-seq").run()
     at.button(key="rename-conversation").click().run()
-    assert client.conversation(conversation)["title"] == "Liver RNA-seq"
+    assert client.conversation(conversation).title == "Liver RNA-seq"
     assert at.button(key=f"open-{conversation}").label == "Liver RNA-seq"
 
     at.button(key="delete-conversation").click().run()
-    assert conversation not in {c["id"] for c in client.conversations()}
+    assert conversation not in {c.id for c in client.conversations()}
     assert at.session_state["conversation_id"] is None
 
 

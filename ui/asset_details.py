@@ -18,7 +18,7 @@ def _fetch(asset_id: str) -> dict[str, Any]:
     cache = st.session_state.setdefault(CACHE, {})
     if asset_id not in cache:
         with st.spinner("Loading metadata and provenance…"):
-            cache[asset_id] = state.client().asset(asset_id)
+            cache[asset_id] = state.client().asset(asset_id).model_dump(mode="json")
     return cache[asset_id]
 
 

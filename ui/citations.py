@@ -108,7 +108,7 @@ def _download(asset_id: str, key: str) -> None:
     links = st.session_state.setdefault("presigned", {})
     if st.button("Get download link", key=f"presign-{key}"):
         with api_errors(), st.spinner("Asking the API for a download link…"):
-            links[asset_id] = state.client().presign(asset_id)
+            links[asset_id] = state.client().presign(asset_id).model_dump(mode="json")
     link = links.get(asset_id)
     if link:
         minutes = max(1, link["expires_in"] // 60)

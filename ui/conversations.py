@@ -16,7 +16,7 @@ def sidebar() -> None:
         state.new_conversation()
         st.rerun()
     with api_errors():
-        summaries = state.client().conversations()
+        summaries = [s.model_dump(mode="json") for s in state.client().conversations()]
         if not summaries:
             st.caption("No conversations yet.")
         current = state.conversation_id()
@@ -30,7 +30,8 @@ def sidebar() -> None:
                 help=f"{summary['messages']} messages, last {summary['updated_at'][:16]}",
             ):
                 with st.spinner("Opening the conversation…"):
-                    state.open_conversation(state.client().conversation(summary["id"]))
+                    conversation = state.client().conversation(summary["id"])
+                    state.open_conversation(conversation.model_dump(mode="json"))
                 st.rerun()
         if current and any(s["id"] == current for s in summaries):
             _manage(current, next(s["title"] for s in summaries if s["id"] == current))

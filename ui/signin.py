@@ -23,7 +23,7 @@ def auth_config() -> dict[str, Any] | None:
     """The API's sign-in methods, or None after showing why the API cannot be used."""
     try:
         with ApiClient(state.api_url()) as anonymous:
-            return anonymous.auth_config()
+            return anonymous.auth_config().model_dump(mode="json")
     except LabsearchError as exc:
         show_error(exc)
         st.button("Retry", key="retry-api")
