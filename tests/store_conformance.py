@@ -316,12 +316,15 @@ class StoreConformance:
         assert ids(new) == ["a1"]
 
     def test_upsert_is_all_or_nothing(self, store: AssetStore) -> None:
+        store.upsert([indexed(make_asset("kept", title="old title"))])
         good = indexed(make_asset("good"))
+        replaced = indexed(make_asset("kept", title="new title"))
         bad = IndexedAsset(make_asset("bad"), [1.0, 0.0], "hash")  # wrong dimension
         with pytest.raises(LabsearchError):
-            store.upsert([good, bad])
+            store.upsert([good, replaced, bad])
         assert store.get("good", OPERATOR) is None
-        assert store.info().count == 0
+        assert store.get("kept", OPERATOR).title == "old title"
+        assert store.info().count == 1
 
     def test_delete_returns_how_many_existed(self, store: AssetStore) -> None:
         store.upsert([indexed(make_asset(f"d{i}", text="deletable marmot")) for i in range(3)])

@@ -148,17 +148,39 @@ def test_analyzer_matches_the_embedded_tokenizer(os_settings: Settings, opensear
 
 
 @pytest.mark.integration
-def test_a_rejected_document_is_reported_by_id_and_the_others_are_written(
-    os_settings: Settings,
-) -> None:
-    # More metadata values than OpenSearch's nested-object limit (10,000 per document).
+def test_a_rejected_document_rolls_the_whole_batch_back(os_settings: Settings) -> None:
+    """The engine rejects one document mid-bulk (more metadata values than OpenSearch's
+    nested-object limit of 10,000): the error names it, and the batch is undone - its new ids
+    deleted, the ids it replaced restored with their old text and vectors."""
     bad = indexed(make_asset("too-many-values", metadata={"barcodes": list(range(10_001))}))
     with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("kept", title="the old title"), seed=1)])
+        before = store.search(
+            SearchRequest(
+                vector=indexed(make_asset("kept"), seed=1).vector, k=1, mode=SearchMode.DENSE
+            ),
+            OPERATOR,
+        )
+        batch = [
+            indexed(make_asset("fine")),
+            indexed(make_asset("kept", title="a new title"), seed=2),
+            bad,
+        ]
         with pytest.raises(BulkWriteError) as error:
-            store.upsert([indexed(make_asset("fine")), bad])
+            store.upsert(batch)
         assert error.value.failures.keys() == {"too-many-values"}
-        assert "too-many-values" in str(error.value)
-        assert store.get("fine", OPERATOR) is not None
+        assert "too-many-values" in str(error.value) and "rolled back" in str(error.value)
+        assert store.get("fine", OPERATOR) is None
+        assert store.get("kept", OPERATOR).title == "the old title"
+        after = store.search(
+            SearchRequest(
+                vector=indexed(make_asset("kept"), seed=1).vector, k=1, mode=SearchMode.DENSE
+            ),
+            OPERATOR,
+        )
+        assert [h.asset.id for h in after] == [h.asset.id for h in before] == ["kept"]
+        assert after[0].score == pytest.approx(before[0].score, abs=1e-4)  # the old vector
+        assert store.info().count == 1
 
 
 @pytest.mark.integration

@@ -220,11 +220,15 @@ class OpenSearchStore:
 
     def upsert(self, items: Sequence[IndexedAsset]) -> None:
         """Index assets by id (the last of duplicate ids wins), then refresh so they are
-        searchable. Retries transient failures; raises BulkWriteError naming rejected ids.
+        searchable. Retries transient failures.
 
-        Unlike the embedded store this is not one transaction: if it raises, part of the
-        batch may be written. Each id is written whole, so running the same upsert again
-        converges (no duplicates, nothing half-written).
+        All or nothing, as the protocol says, though a bulk request is not a transaction: the
+        stored versions of the batch's ids are read first, and if any document is rejected
+        (BulkWriteError) or the node stays unreachable, the batch is rolled back to them (new
+        ids deleted, replaced ones restored with their vectors). Only when the rollback fails
+        too (the node is gone) can part of the batch remain; each id is written whole, so the
+        same upsert run again converges. A rebuild's unpublished index skips the snapshot:
+        nobody reads it, and a failed rebuild is never published.
         """
         latest = {item.asset.id: item for item in items}
         if not latest:
@@ -232,7 +236,57 @@ class OpenSearchStore:
         actions = [
             Action("index", asset_id, self._document(item)) for asset_id, item in latest.items()
         ]
-        self._write(actions)
+        before = None if self.pending_index else self._snapshot(list(latest))
+        try:
+            self._write(actions)
+        except LabsearchError as failure:
+            if before is not None:
+                self._roll_back(list(latest), before, failure)
+            raise
+
+    def _snapshot(self, asset_ids: list[str]) -> dict[str, dict[str, Any]] | None:
+        """What a rollback would restore, or None when the cluster cannot say (the vectors
+        are read with a script; a cluster that disables scripts gets a non-atomic upsert)."""
+        try:
+            return self._stored_documents(asset_ids)
+        except StoreUnavailableError:
+            raise
+        except LabsearchError as error:
+            log.warning(
+                "upsert on %s is not atomic: cannot read stored vectors (%s)", self.url, error
+            )
+            return None
+
+    def _stored_documents(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents (vectors included) of those of `asset_ids` that exist."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(asset_ids), self.batch_size):
+            for hit in self._stored_with_vectors(asset_ids[start : start + self.batch_size]):
+                stored = IndexedAsset(
+                    from_source(hit["_source"]),
+                    hit["fields"]["vector"][0],
+                    hit["_source"]["content_hash"],
+                )
+                found[hit["_id"]] = self._document(stored)
+        return found
+
+    def _roll_back(
+        self, asset_ids: list[str], before: dict[str, dict[str, Any]], failure: Exception
+    ) -> None:
+        """Put the batch's ids back as they were before a failed upsert."""
+        restore = [
+            Action("index", i, before[i]) if i in before else Action("delete", i) for i in asset_ids
+        ]
+        try:
+            self._write(restore)
+        except LabsearchError as error:
+            log.error("rolling back a failed upsert on %s failed too: %s", self.url, error)
+            failure.args = (
+                f"{failure} Rolling the batch back failed as well ({error}): part of it may "
+                "be written; run the same upsert again once the node is healthy.",
+            )
+            return
+        failure.args = (f"{failure} Nothing of this batch was kept (rolled back).",)
 
     def delete(self, ids: Sequence[str]) -> int:
         unique = list(dict.fromkeys(ids))
@@ -265,7 +319,7 @@ class OpenSearchStore:
         body = {
             "query": {"ids": {"values": asset_ids}},
             "size": len(asset_ids),
-            "_source": ["asset"],
+            "_source": ["asset", "content_hash"],
             "script_fields": {"vector": {"script": {"source": "doc['vector'].getValue()"}}},
         }
         with translated_errors(self.url, "reading stored vectors"):

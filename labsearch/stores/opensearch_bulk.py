@@ -34,8 +34,7 @@ class BulkWriteError(LabsearchError):
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
         super().__init__(
             f"OpenSearch index {index!r} rejected {len(failures)} document(s): {shown}{more}. "
-            "Fix the source records (or report a mapping bug) and index again; the other "
-            "documents were written."
+            "Fix the source records (or report a mapping bug) and index again."
         )
 
 
