@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     max_query_chars: int = 2000
     max_conversation_messages: int = 200
     rate_limit_per_minute: int = 120
+    auth_failures_per_minute: int = Field(
+        default=10, description="Failed sign-ins per client address per minute; 0: no limit."
+    )
     audit_log: Path | None = Field(default=None, description="Default: $LABSEARCH_HOME/audit.jsonl")
 
     @field_validator("jwt_secret")
