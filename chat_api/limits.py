@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labsearch.errors import InvalidRequestError, RateLimitedError
 
 # A chat message or a search with filters is a few KB; anything far larger is a mistake or abuse.
+# The default of LABSEARCH_MAX_BODY_BYTES (labsearch/settings.py), which create_app passes in.
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -130,19 +131,41 @@ class BodySizeLimit:
                 await self._reject(send, limit)
                 return
         received = 0
+        too_large = False
+        started = False
 
+        # A body without Content-Length (chunked) is counted as it arrives. Past the limit the
+        # app is told the client went away, and whatever it answers to that (FastAPI: 400,
+        # "There was an error parsing the body") is replaced by the 413.
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                if not started:
+                    started = True
+                    await self._reject(send, limit)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
             await self._reject(send, limit)
 
     async def _reject(self, send: Send, limit: int) -> None:
@@ -162,7 +185,3 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

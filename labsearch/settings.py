@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     jwt_scopes_claim: str = "scope"
     ingest_max_records: int = Field(default=1000, gt=0)
     ingest_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(
+        default=64 * 1024, gt=0, description="Request body size of every other route."
+    )
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
     max_query_chars: int = 2000
     max_conversation_messages: int = 200
