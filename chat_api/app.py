@@ -55,7 +55,7 @@ def create_app(
     app.state.labsearch = state
     # Pushes carry batches of records; every other route takes a few KB at most.
     larger = {"/v1/ingest": settings.ingest_max_bytes, "/v1/webhooks/": settings.ingest_max_bytes}
-    app.add_middleware(BodySizeLimit, larger=larger)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=larger)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     routes = (health, auth, search, chat, conversations, feedback, assets, downloads, ingest)

@@ -6,16 +6,20 @@ The JSON route and the SSE route both call `events`; the JSON route keeps only t
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from chat_api.answering import Outcome, Turn
+from chat_api.errors import UNEXPECTED
 from chat_api.limits import check_query_length
 from chat_api.state import ApiState
 from labsearch.access import Access
 from labsearch.errors import LabsearchError
 from labsearch.models import Answer, ChatRequest, ChatResponse
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,7 +59,10 @@ def start(state: ApiState, access: Access, request: ChatRequest) -> tuple[str, T
 def events(
     state: ApiState, access: Access, request: ChatRequest, conversation_id: str, turn: Turn
 ) -> Iterator[WireEvent]:
+    """The answer as events. Whatever fails midway ends the stream with an `error` event (the
+    200 and its headers are already sent), and a conversation this turn started is removed."""
     outcome = Outcome()
+    finished = False
     try:
         answerer = state.answerer
         for event in answerer.events(request.message, access, turn, outcome, stream=True):
@@ -65,19 +72,41 @@ def events(
                 yield WireEvent(event.name, event.data.model_dump(mode="json"))
             else:
                 response = finish(state, access, request, conversation_id, event.data, outcome)
+                finished = True
                 done = response.model_dump(mode="json")
                 done["replaced"] = outcome.replaced
                 yield WireEvent("done", done)
     except LabsearchError as exc:
         yield WireEvent("error", {"error": type(exc).__name__, "detail": str(exc)})
+    except Exception:
+        log.exception("chat stream failed in conversation %s", conversation_id)
+        yield WireEvent("error", {"error": "InternalError", "detail": UNEXPECTED})
+    finally:
+        if not finished:
+            forget_new(state, access, request, conversation_id)
 
 
 def respond(
     state: ApiState, access: Access, request: ChatRequest, conversation_id: str, turn: Turn
 ) -> ChatResponse:
-    outcome = Outcome()
-    answer = state.answerer.answer(request.message, access, turn, outcome)
-    return finish(state, access, request, conversation_id, answer, outcome)
+    try:
+        outcome = Outcome()
+        answer = state.answerer.answer(request.message, access, turn, outcome)
+        return finish(state, access, request, conversation_id, answer, outcome)
+    except BaseException:
+        forget_new(state, access, request, conversation_id)
+        raise
+
+
+def forget_new(state: ApiState, access: Access, request: ChatRequest, conversation_id: str) -> None:
+    """Remove the conversation `start` created for this turn (none was given) when the turn
+    failed: a failed first question must not leave an empty conversation behind."""
+    if request.conversation_id is not None:
+        return
+    try:
+        state.conversations.delete(_user(access), conversation_id)
+    except Exception:  # the turn's own error is the one to report
+        log.exception("could not remove the empty conversation %s", conversation_id)
 
 
 def finish(

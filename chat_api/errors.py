@@ -13,6 +13,9 @@ from labsearch.errors import AuthError, LabsearchError
 
 log = logging.getLogger(__name__)
 
+# What an unexpected failure tells the client; the details go to the server log only.
+UNEXPECTED = "unexpected server error; see the server log"
+
 
 def error_response(
     status: int, error: str, detail: object, headers: dict[str, str] | None = None
@@ -49,7 +52,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "InternalError", "unexpected server error; see the server log")
+    return error_response(500, "InternalError", UNEXPECTED)
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from chat_api.answering import Answerer
 from chat_api.audit import AuditLog
 from chat_api.auth import Authenticator
 from chat_api.conversations import ConversationStore
-from chat_api.limits import RateLimiter
+from chat_api.limits import RateLimiter, SignInThrottle
 from chat_api.llm import LLM, build_llm
 from chat_api.presign import Presigner
 from chat_api.webhooks import SeenIds
@@ -35,6 +35,7 @@ class ApiState:
         self.settings = settings
         self.auth = Authenticator(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.sign_ins = SignInThrottle(settings.auth_failures_per_minute)
         self.conversations = ConversationStore(
             settings.home / "conversations.sqlite", settings.max_conversation_messages
         )

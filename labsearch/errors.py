@@ -84,7 +84,13 @@ class ForbiddenError(LabsearchError):
 
 
 class RateLimitedError(LabsearchError):
+    """Too many requests (or failed sign-ins); the API answers 429 with Retry-After."""
+
     status = 429
+
+    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class LLMError(LabsearchError):

@@ -25,6 +25,7 @@ Strings compare exactly (case-sensitive); ISO dates compare as strings, which or
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Union
@@ -45,6 +46,19 @@ TOP_LEVEL_FIELDS = {
 LIST_FIELDS = {"identifiers", "links"}
 RANGE_OPS = {"gt", "gte", "lt", "lte"}
 OPS = RANGE_OPS | {"eq", "ne", "in", "exists"}
+
+# Bounds on what a filter may hold, checked here so every backend is protected alike.
+# Nesting: SQLite's parser overflows its stack at about 30 levels of and/or/not once a search
+# wraps the filter (each level is a pair of parentheses, and several keys in one object add
+# another); a real question needs three or four.
+MAX_DEPTH = 10
+# Values (one per condition, one per `in` item): SQLite's expression tree is at most 1000
+# levels deep and an `in` on a top-level field is a chain of ORs; OpenSearch refuses queries of
+# more than 1024 clauses (max_clause_count), and an `in` on metadata costs two per value.
+MAX_VALUES = 256
+# Numbers: SQLite integers are signed 64-bit, and JSON has no NaN or infinity (Python's
+# parser reads them anyway); a larger bound can be written as a float, e.g. 1e19.
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ Node = Union[Condition, And, Or, Not]  # noqa: UP007 - used at runtime in isinst
 def normalize_field(name: str) -> str:
     if not name or not isinstance(name, str):
         raise InvalidFilterError(f"filter field names must be non-empty strings, got {name!r}")
+    _check_text(name, "filter field name")
     if name in TOP_LEVEL_FIELDS or name in LIST_FIELDS:
         return name
     head, _, rest = name.partition(".")
@@ -105,22 +120,45 @@ def parse(spec: dict[str, Any] | None) -> Node | None:
     """Validate a JSON filter and return its tree, or None for "no filter"."""
     if spec is None or spec == {}:
         return None
+    budget = [MAX_VALUES]  # values still allowed, shared by the whole tree
+    return _parse(spec, 0, budget)
+
+
+def _parse(spec: Any, depth: int, budget: list[int]) -> Node:
     if not isinstance(spec, dict):
         raise InvalidFilterError(f"a filter must be a JSON object, got {type(spec).__name__}")
+    if depth > MAX_DEPTH:
+        raise InvalidFilterError(
+            f"filter nests 'and'/'or'/'not' more than {MAX_DEPTH} levels deep; flatten it "
+            "(several keys in one object are and-ed, 'in' lists alternatives)"
+        )
     nodes: list[Node] = []
     for key, value in spec.items():
         if key in ("and", "or"):
             if not isinstance(value, list) or not value:
                 raise InvalidFilterError(f"{key!r} takes a non-empty list of filters")
-            children = tuple(n for n in (parse(v) for v in value) if n is not None)
+            for item in value:
+                if not isinstance(item, dict) or not item:
+                    raise InvalidFilterError(
+                        f"each item of {key!r} must be a non-empty filter object, "
+                        f"got {json.dumps(item)}"
+                    )
+            children = tuple(_parse(v, depth + 1, budget) for v in value)
             nodes.append(And(children) if key == "and" else Or(children))
         elif key == "not":
-            child = parse(value)
-            if child is None:
+            if not isinstance(value, dict) or not value:
                 raise InvalidFilterError("'not' takes a non-empty filter")
-            nodes.append(Not(child))
+            nodes.append(Not(_parse(value, depth + 1, budget)))
         else:
-            nodes.extend(_conditions(normalize_field(key), value))
+            conditions = _conditions(normalize_field(key), value)
+            for condition in conditions:
+                budget[0] -= len(condition.value) if condition.op == "in" else 1
+            if budget[0] < 0:
+                raise InvalidFilterError(
+                    f"filter holds more than {MAX_VALUES} values (conditions and 'in' items "
+                    "together); narrow it with fewer alternatives, or split the search"
+                )
+            nodes.extend(conditions)
     return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
 
@@ -157,6 +195,27 @@ def _check_scalar(field: str, value: Any) -> None:
         raise InvalidFilterError(
             f"filter value for {field!r} must be a string, number or boolean, got {value!r}"
         )
+    if isinstance(value, str):
+        _check_text(value, f"filter value for {field!r}")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not MIN_INT <= value <= MAX_INT:
+            raise InvalidFilterError(
+                f"filter number {value} for {field!r} is outside the 64-bit integer range "
+                f"({MIN_INT}..{MAX_INT}); write it as a float (e.g. {float(value):.6g})"
+            )
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise InvalidFilterError(f"filter number for {field!r} must be finite, got {value}")
+
+
+def _check_text(text: str, what: str) -> None:
+    """Refuse text that cannot be stored or sent: a lone surrogate (e.g. "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidFilterError(
+            f"{what} holds an unpaired surrogate at character {error.start}; send valid "
+            "Unicode text (UTF-8)"
+        ) from None
 
 
 _CLI_PATTERN = re.compile(r"^\s*([\w.\-]+)\s*(>=|<=|!=|=|>|<|~)\s*(.*)$")

@@ -8,13 +8,43 @@ conversations, feedback, asset details, presigned links, health).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from labsearch.schema import Asset, AssetKind, DataLevel, Entity
 
 MAX_INCLUDED_TEXT = 20_000  # characters of text per hit a search may ask for (include_text)
+
+
+def encodable(value: Any) -> Any:
+    """Refuse text that is not valid Unicode: a lone surrogate such as "\\ud800", which JSON
+    escapes can spell but UTF-8 (SQLite, the tokenizer, OpenSearch, logs) cannot hold. Strings
+    inside lists and objects (filters) are checked too, keys included."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"text holds an unpaired surrogate at character {error.start}; send valid "
+                "Unicode (UTF-8)"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            encodable(key)
+            encodable(item)
+    elif isinstance(value, list):
+        for item in value:
+            encodable(item)
+    return value
+
+
+# Text from a request: a string that UTF-8 can encode (else 422, not a 500 further down).
+Text = Annotated[str, AfterValidator(encodable)]
+
+# How deep a search may page: the stores rank `page * size` results to cut one page out of them
+# (OpenSearch's k-NN ranks at most 10,000), and SQLite's LIMIT and OFFSET are 64-bit.
+MAX_RESULT_WINDOW = 10_000
 
 
 class AssetLinks(BaseModel):
@@ -57,10 +87,12 @@ class Hit(BaseModel):
 
 
 class SearchRequestModel(BaseModel):
-    query: str = Field(default="", description="Free text; identifiers in it match exactly.")
-    filters: dict[str, Any] | None = Field(default=None, description="See labsearch/filters.py")
-    facets: list[str] = Field(default_factory=list, description="Fields to count values of.")
-    page: int = Field(default=1, ge=1)
+    query: Text = Field(default="", description="Free text; identifiers in it match exactly.")
+    filters: Annotated[dict[str, Any] | None, AfterValidator(encodable)] = Field(
+        default=None, description="See labsearch/filters.py"
+    )
+    facets: list[Text] = Field(default_factory=list, description="Fields to count values of.")
+    page: int = Field(default=1, ge=1, le=MAX_RESULT_WINDOW)
     size: int = Field(default=10, ge=1, le=100)
     mode: str = Field(default="hybrid", pattern="^(hybrid|bm25|dense)$")
     include_text: int = Field(
@@ -69,6 +101,15 @@ class SearchRequestModel(BaseModel):
         le=MAX_INCLUDED_TEXT,
         description="Return up to this many characters of each hit's text (0: none).",
     )
+
+    @model_validator(mode="after")
+    def _within_window(self) -> SearchRequestModel:
+        if self.page * self.size > MAX_RESULT_WINDOW:
+            raise ValueError(
+                f"page {self.page} of size {self.size} reaches result {self.page * self.size}; "
+                f"search results stop at {MAX_RESULT_WINDOW}: narrow the query or filters"
+            )
+        return self
 
 
 class SearchResponse(BaseModel):
@@ -180,8 +221,8 @@ class ErrorBody(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, description="The question or follow-up.")
-    conversation_id: str | None = Field(
+    message: Text = Field(min_length=1, description="The question or follow-up.")
+    conversation_id: Text | None = Field(
         default=None, description="Continue this conversation; omit to start a new one."
     )
     stream: bool = Field(
@@ -235,14 +276,15 @@ class ConversationList(BaseModel):
 
 
 class RenameRequest(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
 
 
 class FeedbackRequest(BaseModel):
-    conversation_id: str
-    message_id: int = Field(description="The assistant message being rated.")
+    conversation_id: Text
+    # SQLite row ids are signed 64-bit: a larger number would fail in the driver, not 404.
+    message_id: int = Field(ge=1, le=2**63 - 1, description="The assistant message being rated.")
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=4000)
+    comment: Text = Field(default="", max_length=4000)
 
 
 class FeedbackResponse(BaseModel):

@@ -13,13 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from labsearch.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -168,11 +170,29 @@ class Settings(BaseSettings):
     jwt_scopes_claim: str = "scope"
     ingest_max_records: int = Field(default=1000, gt=0)
     ingest_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(
+        default=64 * 1024, gt=0, description="Request body size of every other route."
+    )
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
     max_query_chars: int = 2000
     max_conversation_messages: int = 200
     rate_limit_per_minute: int = 120
+    auth_failures_per_minute: int = Field(
+        default=10, description="Failed sign-ins per client address per minute; 0: no limit."
+    )
     audit_log: Path | None = Field(default=None, description="Default: $LABSEARCH_HOME/audit.jsonl")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_is_set_or_unset(cls, secret: SecretStr | None) -> SecretStr | None:
+        # An empty secret would make every HS256 token fail inside PyJWT (a 500 per request),
+        # and a blank one is a mistake (an empty variable in a deployment), never a secret.
+        if secret is not None and not secret.get_secret_value().strip():
+            raise ConfigError(
+                "LABSEARCH_JWT_SECRET is set but empty: set it to a long random secret to accept "
+                "HS256 tokens, or unset it to accept none"
+            )
+        return secret
 
     @classmethod
     def settings_customise_sources(

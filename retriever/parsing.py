@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 from typing import Any
 
 from labsearch.schema import DataLevel, Entity
@@ -477,8 +477,11 @@ def date_range(query: str, today: date) -> tuple[str | None, str | None]:
     month_year = re.search(rf"\b({'|'.join(_MONTHS)})\s+(\d{{4}})\b", q)
     if month_year:
         month, year = _MONTHS[month_year.group(1)], int(month_year.group(2))
-        end = date(year + (month == 12), month % 12 + 1, 1)
-        return date(year, month, 1).isoformat(), end.isoformat()
+        # "january 0000" names no calendar month (years run 1..9999): not a date, no range.
+        if MINYEAR <= year <= MAXYEAR:
+            last = year == MAXYEAR and month == 12  # "december 9999": open-ended
+            end = None if last else date(year + (month == 12), month % 12 + 1, 1).isoformat()
+            return date(year, month, 1).isoformat(), end
     since = re.search(r"\b(?:since|after)\s+(\d{4}-\d{2}-\d{2})\b", q)
     before = re.search(r"\bbefore\s+(\d{4}-\d{2}-\d{2})\b", q)
     if since or before:

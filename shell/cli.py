@@ -45,6 +45,15 @@ def _fail(error: Exception, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _settings() -> Settings:
+    """The settings, or a clear error and exit 2 when one is wrong (e.g. an empty secret)."""
+    try:
+        return get_settings()
+    except LabsearchError as error:
+        _fail(error)
+        raise  # unreachable: _fail exits
+
+
 def _access(settings: Settings, user: str | None) -> Access:
     if user is None:
         return Access.as_operator()
@@ -76,7 +85,7 @@ def index(
     """Index sources (incrementally: unchanged assets are skipped, vanished ones deleted)."""
     from indexer.jobs import run_index
 
-    settings = get_settings()
+    settings = _settings()
     try:
         reports = run_index(settings, sources or [], all_revisions=all_revisions, rebuild=rebuild)
     except LabsearchError as error:
@@ -106,7 +115,7 @@ def list_sources(
         for scheme, help_text in SCHEMES.items():
             out.print(f"[bold]{scheme}[/]  {help_text}", highlight=False)
         return
-    state = SyncState(get_settings().state_path)
+    state = SyncState(_settings().state_path)
     reports = state.all()
     state.close()
     if as_json:
@@ -133,7 +142,7 @@ def remove(
     from indexer.jobs import remove_source
 
     try:
-        removed = remove_source(get_settings(), source)
+        removed = remove_source(_settings(), source)
     except LabsearchError as error:
         _fail(error)
     out.print(f"removed {removed} assets of {source}", markup=False)
@@ -152,7 +161,7 @@ def access_apply() -> None:
     from indexer.jobs import apply_rules
 
     try:
-        report = apply_rules(get_settings())
+        report = apply_rules(_settings())
     except LabsearchError as error:
         _fail(error)
     if report is not None:
@@ -174,7 +183,7 @@ def search(
     as_json: JsonOut = False,
 ) -> None:
     """Ranked search over the assets you may see."""
-    settings = get_settings()
+    settings = _settings()
     try:
         request = SearchRequestModel(
             query=query,
@@ -220,7 +229,7 @@ def ask(
     as_json: JsonOut = False,
 ) -> None:
     """Answer a question from the index, with citations (extractive: no LLM needed)."""
-    settings = get_settings()
+    settings = _settings()
     try:
         answer = _service(settings).answer(question, _access(settings, as_user))
     except LabsearchError as error:
@@ -253,7 +262,7 @@ def verify(
     as_user: AsUser = None,
 ) -> None:
     """Check a downloaded file against the entry hash of the cited package revision."""
-    settings = get_settings()
+    settings = _settings()
     try:
         asset, hash_type = _service(settings).verify(asset_id, file, _access(settings, as_user))
     except LabsearchError as error:
@@ -314,7 +323,7 @@ def watch(
 
     from indexer.jobs import run_watch
 
-    settings = get_settings()
+    settings = _settings()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -339,7 +348,7 @@ def serve(
 
     from chat_api.app import run
 
-    settings = get_settings()
+    settings = _settings()
     from indexer.jobs import apply_changed_rules
     from indexer.regroup import rules_changed
 

@@ -276,6 +276,7 @@ def api_settings(home: Path, **overrides: Any) -> Settings:
         },
         "jwt_secret": JWT_SECRET,
         "rate_limit_per_minute": 10_000,
+        "auth_failures_per_minute": 10_000,  # tests of 401s send many wrong credentials
         "context_tokens": 1200,
     }
     values.update(overrides)

@@ -221,5 +221,10 @@ def test_local_backend_in_process_with_a_follow_up(service, gguf_runs):
         )
         assert follow.status_code == 200, follow.text
         answer = follow.json()["answer"]
-        assert "KID-0011" in (answer["standalone_query"] or "and for sample KID-0011?")
+        # The follow-up was rewritten into a standalone question (the model's rewrite, kept only
+        # when it holds the message's identifiers; else the retriever's own) about KID-0011.
+        standalone = answer["standalone_query"]
+        assert standalone and standalone != "and for sample KID-0011?", standalone
+        assert "KID-0011" in standalone and "KID-0007" not in standalone, standalone
+        assert answer["result"] and answer["result"]["subject"] == "KID-0011", answer["result"]
         assert_safe(answer, "and for sample KID-0011?")

@@ -9,6 +9,7 @@ from labsearch.models import (
     ConversationSummary,
     ErrorBody,
     RenameRequest,
+    Text,
 )
 
 router = APIRouter(
@@ -24,18 +25,18 @@ def list_conversations(access: CurrentUser, state: State) -> ConversationList:
 
 
 @router.get("/{conversation_id}", response_model=Conversation, summary="One conversation.")
-def read_conversation(conversation_id: str, access: CurrentUser, state: State) -> Conversation:
+def read_conversation(conversation_id: Text, access: CurrentUser, state: State) -> Conversation:
     return state.conversations.get(access.user or "", conversation_id)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationSummary, summary="Rename it.")
 def rename_conversation(
-    conversation_id: str, body: RenameRequest, access: CurrentUser, state: State
+    conversation_id: Text, body: RenameRequest, access: CurrentUser, state: State
 ) -> ConversationSummary:
     return state.conversations.rename(access.user or "", conversation_id, body.title)
 
 
 @router.delete("/{conversation_id}", status_code=204, summary="Delete it and its feedback.")
-def delete_conversation(conversation_id: str, access: CurrentUser, state: State) -> Response:
+def delete_conversation(conversation_id: Text, access: CurrentUser, state: State) -> Response:
     state.conversations.delete(access.user or "", conversation_id)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from chat_api import webhooks
 from chat_api.auth import Principal
-from chat_api.deps import State, api_key_scheme, bearer_scheme
+from chat_api.deps import State, api_key_scheme, bearer_scheme, sign_in
 from chat_api.ingesting import push
 from labsearch.errors import ForbiddenError
 from labsearch.models import ErrorBody, IngestRequest, IngestResponse, WebhookResponse
@@ -28,12 +28,11 @@ REFUSALS = {
 
 def ingest_writer(
     state: State,
+    request: Request,
     api_key: Annotated[str | None, Security(api_key_scheme)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
 ) -> Principal:
-    authorization = f"{bearer.scheme} {bearer.credentials}" if bearer else None
-    principal = state.auth.authenticate(authorization, api_key)
-    state.limiter.check(principal.user)
+    principal = sign_in(state, request, api_key, bearer)
     if INGEST_SCOPE not in principal.scopes:
         raise ForbiddenError(
             f"user {principal.user!r} may not push records: it needs the {INGEST_SCOPE!r} scope "
