@@ -44,7 +44,13 @@ from labsearch.filters import TOP_LEVEL_FIELDS, normalize_field
 from labsearch.schema import Asset
 from labsearch.settings import Settings
 from labsearch.stores import fts_query, fusion
-from labsearch.stores.opensearch_bulk import Action, RetryPolicy, batches, run_bulk
+from labsearch.stores.opensearch_bulk import (
+    Action,
+    BulkWriteError,
+    RetryPolicy,
+    batches,
+    run_bulk,
+)
 from labsearch.stores.opensearch_client import build_client, translated_errors
 from labsearch.stores.opensearch_mapping import (
     RANKED_FIELD,
@@ -116,6 +122,7 @@ class OpenSearchStore:
         # indexer sees what it wrote while every other reader still sees the old index).
         self.target = target
         self.pending_index = pending_index
+        self._unrefreshed = False  # writes to an unpublished rebuild not yet refreshed
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -162,7 +169,9 @@ class OpenSearchStore:
                 _create_index(client, alias, settings.model, dimension, with_alias=True)
                 return cls(client, target=alias, **options)
             if recreate:
-                index = _create_index(client, alias, settings.model, dimension, with_alias=False)
+                index = _create_index(
+                    client, alias, settings.model, dimension, with_alias=False, bulk=True
+                )
                 log.info("rebuilding %s into %s; finish_rebuild() swaps the alias", alias, index)
                 return cls(client, target=index, pending_index=index, **options)
             mapping = client.indices.get_mapping(index=current[0])[current[0]]
@@ -184,6 +193,11 @@ class OpenSearchStore:
         A no-op unless the store was opened with `recreate=True` on an existing alias."""
         if self.pending_index is None:
             return
+        with translated_errors(self.url, f"making {self.pending_index!r} searchable"):
+            self.client.indices.put_settings(
+                index=self.pending_index, body={"index": SERVING_SETTINGS}
+            )
+            self.client.indices.refresh(index=self.pending_index)
         with translated_errors(self.url, f"swapping alias {self.alias!r}"):
             old = _aliased_indices(self.client, self.alias)
             actions: list[dict[str, Any]] = [
@@ -214,6 +228,7 @@ class OpenSearchStore:
     # ------------------------------------------------------------------ writes
 
     def info(self) -> IndexInfo:
+        self._settle()
         with translated_errors(self.url, "counting assets"):
             count = self.client.count(index=self.target)["count"]
         return IndexInfo(self.model, self.dimension, int(count), self.backend)
@@ -224,11 +239,11 @@ class OpenSearchStore:
 
         All or nothing, as the protocol says, though a bulk request is not a transaction: the
         stored versions of the batch's ids are read first, and if any document is rejected
-        (BulkWriteError) or the node stays unreachable, the batch is rolled back to them (new
-        ids deleted, replaced ones restored with their vectors). Only when the rollback fails
-        too (the node is gone) can part of the batch remain; each id is written whole, so the
-        same upsert run again converges. A rebuild's unpublished index skips the snapshot:
-        nobody reads it, and a failed rebuild is never published.
+        (BulkWriteError) the batch is rolled back to them (new ids deleted, replaced ones
+        restored with their vectors). Only when the node becomes unreachable (during the write
+        or the rollback) can part of the batch remain: nothing can be undone then, and since
+        each id is written whole, the same upsert run again converges. A rebuild's unpublished
+        index skips the snapshot: nobody reads it, and a failed rebuild is never published.
         """
         latest = {item.asset.id: item for item in items}
         if not latest:
@@ -239,7 +254,7 @@ class OpenSearchStore:
         before = None if self.pending_index else self._snapshot(list(latest))
         try:
             self._write(actions)
-        except LabsearchError as failure:
+        except BulkWriteError as failure:
             if before is not None:
                 self._roll_back(list(latest), before, failure)
             raise
@@ -338,16 +353,30 @@ class OpenSearchStore:
             # Cosine similarity is undefined for a zero vector and Lucene refuses it.
             raise InvalidRequestError(f"asset {item.asset.id!r}: vector is all zeros")
         document = to_document(item)
-        document["vector"] = vector
+        # 8 decimals keep float32 precision for unit-vector components at half the JSON size.
+        document["vector"] = [round(x, 8) for x in vector]
         return document
+
+    def _settle(self) -> None:
+        """Make this store's own writes to an unpublished rebuild visible to its reads (the
+        indexer asks what a source already wrote); refreshing once per read after writes,
+        instead of once per write, is what makes bulk loading fast."""
+        if self._unrefreshed:
+            with translated_errors(self.url, f"refreshing {self.target!r}"):
+                self.client.indices.refresh(index=self.target)
+            self._unrefreshed = False
 
     def _write(self, actions: list[Action]) -> dict[str, str]:
         results: dict[str, str] = {}
+
         try:
             for batch in batches(actions, self.batch_size, MAX_BULK_BYTES):
                 results.update(
                     run_bulk(self.client, self.target, batch, policy=self.retry, url=self.url)
                 )
+            if self.pending_index is not None:
+                self._unrefreshed = True  # refreshed when read or published, not per write
+                return results
         except BaseException:
             # What was written is searchable even if part of the write failed; the original
             # error is the one to report, so a refresh that fails too (node down) is ignored.
@@ -365,6 +394,7 @@ class OpenSearchStore:
         return found[0] if found else None
 
     def get_many(self, asset_ids: Sequence[str], access: Access) -> list[Asset]:
+        self._settle()
         wanted = list(dict.fromkeys(asset_ids))
         if access.sees_nothing or not wanted:
             return []
@@ -375,6 +405,7 @@ class OpenSearchStore:
         return [found[i] for i in wanted if i in found]
 
     def hashes_by_source(self, source: str) -> dict[str, str]:
+        self._settle()
         query = {"term": {"source": source}}
         return {
             hit["_id"]: hit["_source"]["content_hash"]
@@ -382,6 +413,7 @@ class OpenSearchStore:
         }
 
     def iter_assets(self, batch_size: int = 500) -> Iterator[list[StoredAsset]]:
+        self._settle()
         if batch_size < 1:
             raise InvalidRequestError(f"batch size must be at least 1, got {batch_size}")
         after: list[Any] | None = None
@@ -410,6 +442,7 @@ class OpenSearchStore:
     def match(
         self, filters: dict[str, Any] | None, access: Access, limit: int | None = None
     ) -> MatchResult:
+        self._settle()
         if limit is not None and limit < 0:
             raise InvalidRequestError(f"limit must be 0 or more, got {limit}")
         query = as_filter(filter_clauses(filters, access))
@@ -458,6 +491,7 @@ class OpenSearchStore:
         text: str = "",
         size: int = 20,
     ) -> dict[str, dict[str, int]]:
+        self._settle()
         if size < 1:
             raise InvalidRequestError(f"facet size must be at least 1, got {size}")
         normalized = {name: normalize_field(name) for name in fields}
@@ -484,6 +518,7 @@ class OpenSearchStore:
     def values(
         self, field: str, access: Access, filters: dict[str, Any] | None = None
     ) -> dict[str, int]:
+        self._settle()
         normalized = normalize_field(field)
         clauses = filter_clauses(filters, access)
         if access.sees_nothing:
@@ -509,6 +544,7 @@ class OpenSearchStore:
     # ------------------------------------------------------------------ ranked search
 
     def search(self, request: SearchRequest, access: Access) -> list[ScoredAsset]:
+        self._settle()
         if request.k < 0 or request.offset < 0:
             raise InvalidRequestError("k and offset must be 0 or more")
         mode = SearchMode(request.mode)
@@ -627,13 +663,27 @@ def _new_index_name(alias: str) -> str:
     return f"{alias}-v{stamp}-{secrets.token_hex(3)}"
 
 
+# While a rebuild loads its unpublished index nobody searches it: no refreshes (each makes a
+# segment and flushes HNSW graphs) and no replicas; finish_rebuild() restores both.
+BULK_SETTINGS = {"refresh_interval": "-1", "auto_expand_replicas": "false", "number_of_replicas": 0}
+SERVING_SETTINGS = {"refresh_interval": None, "auto_expand_replicas": "0-1"}
+
+
 def _create_index(
-    client: OpenSearch, alias: str, model: str, dimension: int, *, with_alias: bool
+    client: OpenSearch,
+    alias: str,
+    model: str,
+    dimension: int,
+    *,
+    with_alias: bool,
+    bulk: bool = False,
 ) -> str:
     name = _new_index_name(alias)
     body = index_body(model, dimension)
     if with_alias:
         body["aliases"] = {alias: {}}
+    if bulk:
+        body["settings"]["index"].update(BULK_SETTINGS)
     client.indices.create(index=name, body=body, params={"wait_for_active_shards": "1"})
     return name
 
