@@ -8,12 +8,19 @@ export QUILT_DISABLE_USAGE_METRICS := true
 
 .PHONY: demo test venv lint format unit opensearch-start opensearch-stop bench clean
 
-$(BIN)/labsearch: pyproject.toml
-	scripts/bootstrap
+DEMO_READY := $(VENV)/.demo-ready
+
+# Everything the tests need (the dev and local-llm extras, Chromium, a JDK and Maven).
+$(BIN)/labsearch: pyproject.toml scripts/bootstrap
+	scripts/bootstrap test
+
+# Only what the demo needs: no llama.cpp build, no test tools.
+$(DEMO_READY): pyproject.toml scripts/bootstrap
+	scripts/bootstrap demo
 
 venv: $(BIN)/labsearch
 
-demo: venv
+demo: $(DEMO_READY)
 	$(BIN)/labsearch demo
 
 lint: venv

@@ -14,6 +14,10 @@ os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# `make demo` leaves ./labsearch.toml in the checkout for the other commands; tests read no
+# configuration they did not write themselves.
+os.environ.setdefault("LABSEARCH_CONFIG", str(REPO_ROOT / "tests" / "fixtures" / "empty.toml"))
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

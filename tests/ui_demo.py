@@ -64,8 +64,9 @@ def build_demo(base: Path) -> Demo:
     if not done.is_file():
         command = [sys.executable, "-m", "shell.cli", "demo", "--dir", str(directory)]
         command += ["--runs", str(RUNS), "--seed", str(SEED), "--no-serve"]
+        directory.mkdir(parents=True, exist_ok=True)  # the demo leaves ./labsearch.toml here
         result = subprocess.run(
-            command, cwd=REPO, env=_clean_env(), capture_output=True, text=True, timeout=900
+            command, cwd=directory, env=_clean_env(), capture_output=True, text=True, timeout=900
         )
         if result.returncode != 0:
             raise RuntimeError(f"building the demo failed:\n{result.stdout}\n{result.stderr}")

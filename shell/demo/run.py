@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,28 @@ def demo_settings(directory: Path, config: Path) -> Settings:
     os.environ.setdefault("LABSEARCH_BACKEND", "embedded")
     get_settings.cache_clear()
     return get_settings()
+
+
+POINTER = Path("labsearch.toml")
+POINTER_MARK = "# written by `labsearch demo`"
+
+
+def remember_demo(config: Path, home: Path) -> str:
+    """Leave the demo usable by every other command run from this directory: a
+    `./labsearch.toml` with the demo's settings and home (commands read it when neither
+    LABSEARCH_CONFIG nor LABSEARCH_HOME say otherwise). A labsearch.toml the user wrote is
+    never replaced. Returns what to tell the user."""
+    if POINTER.exists() and not POINTER.read_text().startswith(POINTER_MARK):
+        return (
+            f"(./labsearch.toml is yours, so it was left alone: run them with "
+            f"LABSEARCH_CONFIG={config.resolve()} LABSEARCH_HOME={home})"
+        )
+    body = config.read_text()
+    POINTER.write_text(
+        f"{POINTER_MARK}; delete it to stop using the demo from this directory\n"
+        f"home = {json.dumps(str(home))}\n{body}"
+    )
+    return "(./labsearch.toml now points the commands run here at the demo; delete it to stop)"
 
 
 def build_or_reuse(directory: Path, *, runs: int, seed: int) -> DemoLab:
@@ -49,12 +72,12 @@ def run_demo(directory: Path, *, runs: int, seed: int, serve: bool, port: int, u
     for report in reports:
         console.print(f"  {report.source}: {report.summary()}", highlight=False)
     failed = any(not r.ok for r in reports)
+    pointer = remember_demo(lab.config, settings.home)
     console.print(
         "\nTry:\n"
         f"  labsearch ask 'which runs used sample {lab.example_sample}?' --as-user alice\n"
         f"  labsearch search 'dexamethasone liver RNA-seq' --as-user bob\n"
-        f"(with LABSEARCH_CONFIG={settings.config or os.environ['LABSEARCH_CONFIG']} and "
-        f"LABSEARCH_HOME={settings.home})",
+        f"  labsearch serve   (API keys demo-alice, demo-bob)\n{pointer}",
         highlight=False,
     )
     if not serve:
