@@ -42,9 +42,13 @@ test: venv lint
 unit: venv
 	$(BIN)/pytest -m "not integration and not e2e"
 
+# Speed is measured here, never in tests (each script's --help says what it measures).
 bench: venv
-	$(BIN)/python bench/store_latency.py --sizes 10000 100000
-	$(BIN)/python bench/index_vs_langchain.py
+	$(BIN)/python bench/store_latency.py --assets 10000
+	$(BIN)/python bench/store_latency.py --assets 100000
+	$(BIN)/python bench/index_vs_langchain.py --runs 40
+	$(BIN)/python bench/freshness.py --events 50 --backends embedded
+	$(BIN)/python bench/fairness.py --assets 20000
 
 clean:
 	rm -rf .labsearch artifacts .pytest_cache
