@@ -36,6 +36,8 @@ Precision = Literal["auto", "float32", "bfloat16"]
 # How queries are embedded: "auto" is the ONNX export (made on first need) with the variant
 # docs/evaluation.md chose, falling back to torch for models that cannot be exported.
 QueryBackend = Literal["auto", "onnx", "onnx-int8", "torch"]
+# How documents are embedded: sentence-transformers (at `precision`), or the ONNX export.
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
 _BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -137,6 +139,7 @@ class Embedder:
         max_tokens: int | None = None,
         query_backend: QueryBackend = "auto",
         export_dir: Path | None = None,
+        backend: EmbedBackend = "torch",
     ) -> None:
         self.model_name = model
         self.max_tokens = max_tokens
@@ -144,6 +147,12 @@ class Embedder:
         # reads. Vectors of text cut at another length are other vectors: cached apart, and the
         # indexer re-embeds when this changes.
         self.vector_key = model if max_tokens is None else f"{model}@{max_tokens}"
+        # ... and the backend: int8 vectors are other vectors. (bfloat16 autocast and float32
+        # torch share a key: cosine >= 0.9999; ONNX float32 gets its own all the same.)
+        self.backend = backend
+        if backend != "torch":
+            self.vector_key += f"#{backend}"
+        self._document_encoder: OnnxEncoder | None = None
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.precision = precision
@@ -169,6 +178,7 @@ class Embedder:
             precision=settings.embed_precision,
             max_tokens=settings.embed_max_tokens,
             query_backend=settings.query_backend,
+            backend=settings.embed_backend,
             export_dir=settings.export_dir or settings.cache_dir / "onnx",
         )
 
@@ -220,6 +230,8 @@ class Embedder:
         return dimension
 
     def _model_dimension(self) -> int:
+        if self.backend != "torch":
+            return self._documents_onnx().dimension
         model = self._load()
         getter = (
             getattr(model, "get_embedding_dimension", None)
@@ -251,6 +263,9 @@ class Embedder:
 
     @property
     def query_variant(self) -> Variant:
+        """auto: the documents' variant where they are embedded with ONNX, else float32."""
+        if self.query_backend == "auto":
+            return "int8" if self.backend == "onnx-int8" else "float32"
         return "int8" if self.query_backend == "onnx-int8" else "float32"
 
     def query_encoder(self) -> OnnxEncoder | None:
@@ -309,9 +324,27 @@ class Embedder:
             log.exception("exporting %s to ONNX failed; queries use torch", self.model_name)
         return None
 
+    def _documents_onnx(self) -> OnnxEncoder:
+        with self._query_lock:
+            if self._document_encoder is None:
+                from labsearch.onnx_encoder import OnnxEncoder
+
+                directory = self.export_query_model()
+                if directory is None:
+                    raise ConfigError(
+                        f"LABSEARCH_EMBED_BACKEND={self.backend} needs an ONNX export of "
+                        f"{self.model_name} (a local sentence-transformers model and an export "
+                        "directory); use LABSEARCH_EMBED_BACKEND=torch"
+                    )
+                variant = "int8" if self.backend == "onnx-int8" else "float32"
+                self._document_encoder = OnnxEncoder(directory, variant, self.max_tokens)
+        return self._document_encoder
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         from tqdm import tqdm
 
+        if self.backend != "torch":
+            return self._encode_onnx(texts)
         model = self._load()
         # Batch texts of similar word-piece count. (sentence-transformers groups by characters,
         # but codes and prose tokenize very differently: this pads 13% less, runs 10% faster.)
@@ -339,3 +372,17 @@ class Embedder:
     def close(self) -> None:
         if self._cache:
             self._cache.close()
+
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        from tqdm import tqdm
+
+        encoder = self._documents_onnx()
+        order = np.arange(len(texts))
+        if len(texts) > self.batch_size:
+            order = np.argsort([-n for n in encoder.token_counts(texts)], kind="stable")
+        batches = [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        show = self.show_progress and len(batches) > 1
+        vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        for batch in tqdm(batches, desc="embedding", unit="batch", disable=not show, leave=False):
+            vectors[batch] = encoder.encode([texts[i] for i in batch])
+        return vectors

@@ -231,6 +231,11 @@ class OnnxEncoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()  # a Tokenizer's truncation state is shared
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text after truncation (to batch texts of similar length)."""
+        with self._lock:
+            return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, L2-normalised. One batch, padded to its longest text."""
         if not texts:

@@ -128,3 +128,15 @@ def test_unexportable_model_keeps_torch(tmp_path, monkeypatch, caplog):
     assert embedder.query_encoder() is None
     assert "no ONNX export" in caplog.text and "use torch" in caplog.text
     assert embedder.query_encoder() is None  # decided once, not retried per query
+
+
+def test_onnx_document_backend_keys_its_vectors_apart(export, tmp_path, reference):
+    torch_side = Embedder("all-MiniLM-L6-v2", tmp_path, export_dir=export.parent)
+    int8 = Embedder(
+        "all-MiniLM-L6-v2", tmp_path, export_dir=export.parent, backend="onnx-int8", batch_size=2
+    )
+    assert int8.vector_key == "all-MiniLM-L6-v2#onnx-int8" != torch_side.vector_key
+    vectors = int8.embed(TEXTS)  # more texts than a batch: sorted by word pieces, then restored
+    assert (vectors * reference).sum(axis=1).min() > 0.98
+    assert int8.query_variant == "int8"  # auto: queries like the documents
+    assert int8.dimension == 384
