@@ -4,12 +4,15 @@ limits, conversations, the audit log and the presigner.
 The search service (index + embedding model) and the LLM can take seconds to load, so when the
 app has to open them itself it does so on a background thread at startup: /v1/healthz answers at
 once, /v1/readyz says "not_ready" until loading finished, and other routes wait for it.
+Loading ends with a warm-up query embedded, so "ready" means the first search pays no model load
+(the ONNX session, or torch where there is no export).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from chat_api.answering import Answerer
@@ -26,6 +29,7 @@ from labsearch.settings import Settings
 log = logging.getLogger(__name__)
 
 LOAD_WAIT_SECONDS = 120.0
+WARM_UP_QUERY = "warm-up query: liver RNA-seq samples"
 
 
 class ApiState:
@@ -63,6 +67,7 @@ class ApiState:
                 from retriever.service import SearchService
 
                 self._service = SearchService.from_settings(self.settings)
+            self._warm_up()
             if not self._llm_given:
                 self._llm = build_llm(self.settings)
         except LabsearchError as exc:
@@ -72,6 +77,15 @@ class ApiState:
             self._error = StoreUnavailableError(f"the search service failed to load: {exc}")
         finally:
             self._loaded.set()
+
+    def _warm_up(self) -> None:
+        """Embed one query, so the model (and, for ONNX, its session) is loaded before ready."""
+        embedder = getattr(self._service, "embedder", None)
+        if embedder is None:
+            return
+        started = time.perf_counter()
+        embedder.embed_query(WARM_UP_QUERY)
+        log.info("warm-up query embedded in %.2f s", time.perf_counter() - started)
 
     @property
     def ready(self) -> bool:

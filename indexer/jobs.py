@@ -56,6 +56,9 @@ def run_index(
                 indexer.index(uri, **(options if uri.startswith("quilt+") else {}))
                 for uri in sources
             ]
+            # Searches embed queries with the model's ONNX export, without torch: make it now
+            # (once per machine and model; a stat when it exists) rather than on a first search.
+            embedder.prepare_queries()
             # OpenSearch builds a rebuild in a new index; publish it (atomic alias swap) only
             # once every source made it in, so searches never see a half-built index.
             finish = getattr(store, "finish_rebuild", None)

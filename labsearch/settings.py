@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         default="auto",
         description="auto: bfloat16 autocast where the CPU computes bfloat16 natively.",
     )
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="How documents are embedded: torch (at embed_precision) or the ONNX export.",
+    )
+    query_backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
+        default="auto",
+        description="How queries are embedded: auto/onnx: the ONNX export without torch.",
+    )
+    export_dir: Path | None = Field(
+        default=None, description="ONNX exports of the model (default: `<cache_dir>/onnx`)."
+    )
     index_batch_size: int = 256
     query_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest one read of the embedded store may run."

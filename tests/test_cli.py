@@ -120,3 +120,44 @@ def test_export_feedback_names_the_missing_store(tmp_path, monkeypatch, settings
     result = invoke("eval", "export-feedback", "--out", str(tmp_path / "q.jsonl"))
     assert result.exit_code == 2
     assert "no conversation store" in result.output
+
+
+SEARCH_IN_PROCESS = """
+import json, sys, time
+started = time.perf_counter()
+from shell.cli import app
+try:
+    app(["search", "dexamethasone liver", "--as-user", "alice", "--json"])
+except SystemExit as stop:
+    code = stop.code
+heavy = ["torch", "sentence_transformers", "transformers", "fastapi", "langchain", "langchain_core"]
+print(json.dumps({"code": code, "seconds": time.perf_counter() - started,
+                  "imported": [m for m in heavy if m in sys.modules]}), file=sys.stderr)
+"""
+
+
+def test_search_embeds_the_query_without_torch(indexed):
+    """`labsearch search` in a new process: the query goes through the ONNX export (made by
+    `labsearch index`), so neither torch nor the server's libraries are imported. The wall time
+    is printed, not asserted (bench/cold_search.py measures it)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = os.pathsep.join(p for p in [str(root), os.environ.get("PYTHONPATH", "")] if p)
+    completed = subprocess.run(
+        [sys.executable, "-c", SEARCH_IN_PROCESS],
+        env=dict(os.environ, PYTHONPATH=path),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(completed.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), completed.stderr
+    assert json.loads(completed.stdout)["hits"][0]["id"] == "eln:notebook:ELN-7"
+    assert report["imported"] == [], f"a search imported {report['imported']}"
+    assert "torch" not in report["imported"]
+    print(f"cold CLI search in a new process: {report['seconds']:.2f} s")

@@ -17,7 +17,7 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="The index and model are loaded (no auth); 503 until then.",
+    summary="The index is open and a warm-up query was embedded (no auth); 503 until then.",
     responses={503: {"model": Readiness}},
 )
 def readyz(state: State) -> JSONResponse:
