@@ -81,3 +81,57 @@ def s3_bucket_fixture(moto_s3: MotoS3) -> str:
     client.create_bucket(Bucket=name)
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+# --- event notifications as AWS documents them (moto sends none for delete markers, and
+# none through EventBridge) ------------------------------------------------------------------
+
+
+def s3_record(bucket: str, key: str, name: str, version: str | None = None) -> dict:
+    """An S3 event notification as documented (notification-content-structure.html), for what
+    moto does not send: it sends nothing for delete markers (nor for a missing bucket)."""
+    obj = {"key": key.replace(" ", "+"), "sequencer": "0055AED6DCD90281E5"}
+    if version:
+        obj["versionId"] = version
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2026-11-30T12:00:00.000Z",
+                "eventName": name,
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "labsearch-events",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+def eventbridge_event(bucket: str, key: str, detail_type: str) -> dict:
+    """An S3 event delivered through EventBridge as documented (ev-events.html)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-30T12:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 5, "sequencer": "00617F08299329D189"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject" if detail_type == "Object Created" else "DeleteObject",
+        },
+    }

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from opensearch_fixtures import index_alias, opensearch_node, opensearch_settings  # noqa: F401
-from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture  # noqa: F401
+from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture, s3_record  # noqa: F401
 
 from indexer import aws_lambda
 from labsearch.access import Access
@@ -186,34 +186,6 @@ def deliver(queue: Queue) -> Delivery:
         if message["MessageId"] not in failed:
             queue.client.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
     return Delivery([m["MessageId"] for m in messages], [m["Body"] for m in messages], response)
-
-
-def s3_record(bucket: str, key: str, name: str, version: str | None = None) -> dict:
-    """An S3 event notification as documented (notification-content-structure.html), for what
-    moto does not send: it sends nothing for delete markers (nor for a missing bucket)."""
-    obj = {"key": key.replace(" ", "+"), "sequencer": "0055AED6DCD90281E5"}
-    if version:
-        obj["versionId"] = version
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2026-11-30T12:00:00.000Z",
-                "eventName": name,
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.7"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "labsearch-events",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": obj,
-                },
-            }
-        ]
-    }
 
 
 def put(aws: Aws, key: str, text: str) -> str:

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 from elabftw_server import API_KEY, elab_fixture  # noqa: F401
 from opensearch_fixtures import index_alias, opensearch_node, opensearch_settings  # noqa: F401
-from s3_fixtures import REGION, moto_s3_fixture, s3_bucket_fixture  # noqa: F401
+from s3_fixtures import (  # noqa: F401
+    REGION,
+    eventbridge_event,
+    moto_s3_fixture,
+    s3_bucket_fixture,
+    s3_record,
+)
 
 from indexer.state import SyncReport
 from indexer.watch.loop import Watcher, WatchOptions
@@ -136,47 +142,6 @@ def notify(s3, bucket: str, queue_arn: str | None) -> None:
         else {}
     )
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
-
-
-def s3_record(bucket: str, key: str, name: str, version: str | None = None) -> dict:
-    """An S3 event notification as documented (notification-content-structure.html)."""
-    obj = {"key": key.replace(" ", "+"), "sequencer": "0055AED6DCD90281E5"}
-    if version:
-        obj["versionId"] = version
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2026-11-30T12:00:00.000Z",
-                "eventName": name,
-                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket}, "object": obj},
-            }
-        ]
-    }
-
-
-def eventbridge_event(bucket: str, key: str, detail_type: str) -> dict:
-    """An S3 event delivered through EventBridge as documented (ev-events.html)."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-30T12:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": 5, "sequencer": "00617F08299329D189"},
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject" if detail_type == "Object Created" else "DeleteObject",
-        },
-    }
 
 
 def put(s3, bucket: str, key: str, text: str) -> str:
