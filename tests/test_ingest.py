@@ -283,3 +283,24 @@ def test_elabftw_shaped_webhook(setup):
     data, headers = signed({"event": "delete", "entity_type": "experiments", "entity": entity})
     response = client.post("/v1/webhooks/elab", content=data, headers=headers)
     assert response.json()["ingest"]["results"][0]["status"] == "deleted"
+
+
+def test_failed_webhook_signatures_are_throttled_like_sign_ins(tmp_path, embedder):
+    webhooks = {"eln": {"secret": SECRET, "groups": ["lab-a"]}}
+    settings = api_settings(tmp_path / "home", webhooks=webhooks, auth_failures_per_minute=3)
+    service = build_service(settings, embedder, assets=[])
+    wrong = "whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NTY="
+    try:
+        with TestClient(create_app(settings, service)) as client:
+            for _ in range(3):
+                data, headers = signed({"delete": ["X"]}, secret=wrong)
+                assert (
+                    client.post("/v1/webhooks/eln", content=data, headers=headers).status_code
+                    == 401
+                )
+            data, headers = signed({"delete": ["X"]})  # even a right signature waits now
+            throttled = client.post("/v1/webhooks/eln", content=data, headers=headers)
+            assert throttled.status_code == 429
+            assert int(throttled.headers["Retry-After"]) > 0
+    finally:
+        service.store.close()

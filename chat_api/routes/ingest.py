@@ -12,7 +12,7 @@ from chat_api import webhooks
 from chat_api.auth import Principal
 from chat_api.deps import State, api_key_scheme, bearer_scheme, sign_in
 from chat_api.ingesting import push
-from labsearch.errors import ForbiddenError
+from labsearch.errors import AuthError, ForbiddenError
 from labsearch.models import ErrorBody, IngestRequest, IngestResponse, WebhookResponse
 
 router = APIRouter(tags=["ingest"])
@@ -60,9 +60,15 @@ def ingest(
     responses=REFUSALS | {404: {"model": ErrorBody}},
 )
 async def webhook(name: str, request: Request, state: State) -> WebhookResponse:
+    address = request.client.host if request.client else "unknown"
+    state.sign_ins.check(address)  # a wrong signature is a failed sign-in: guessing is throttled
     config = webhooks.sender(state.settings, name)
     body = await request.body()
-    payload = webhooks.verify(config, body, dict(request.headers))
+    try:
+        payload = webhooks.verify(config, body, dict(request.headers))
+    except AuthError:
+        state.sign_ins.failed(address)
+        raise
     message_id = request.headers["webhook-id"]
     key = f"{name}:{message_id}"
     if state.webhook_ids.seen(key):
