@@ -11,6 +11,7 @@ from typing import Any
 
 from chat_api.answering import Outcome, Turn
 from chat_api.limits import check_query_length
+from chat_api.searching import run_search
 from chat_api.state import ApiState
 from labsearch import filters as filter_grammar
 from labsearch.access import Access
@@ -40,17 +41,7 @@ FILTER_GRAMMAR = (
 
 
 def search(state: ApiState, access: Access, request: SearchRequestModel) -> SearchResponse:
-    check_query_length(request.query, state.settings.max_query_chars)
-    response = state.service.search(request, access)
-    state.audit.record(
-        user=access.user,
-        action="search",
-        question=request.query,
-        filters=request.filters,
-        returned=[hit.id for hit in response.hits],
-        via=VIA,
-    )
-    return response
+    return run_search(state, access, request, via=VIA)
 
 
 def ask(state: ApiState, access: Access, question: str) -> Answer:

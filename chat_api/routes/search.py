@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from chat_api.deps import CurrentUser, State
-from chat_api.limits import check_query_length
+from chat_api.searching import run_search
 from labsearch.models import ErrorBody, SearchRequestModel, SearchResponse
 
 router = APIRouter(tags=["search"])
@@ -16,13 +16,4 @@ router = APIRouter(tags=["search"])
     responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
 )
 def search(body: SearchRequestModel, access: CurrentUser, state: State) -> SearchResponse:
-    check_query_length(body.query, state.settings.max_query_chars)
-    response = state.service.search(body, access)
-    state.audit.record(
-        user=access.user,
-        action="search",
-        question=body.query,
-        filters=body.filters,
-        returned=[hit.id for hit in response.hits],
-    )
-    return response
+    return run_search(state, access, body)
