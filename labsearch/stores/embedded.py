@@ -373,15 +373,16 @@ class EmbeddedStore:
             return
         with self._write() as conn:
             self._delete_ids(conn, list(rows))
-            groups, identifiers, links, values, texts = [], [], [], [], []
+            # Keys are assigned here, above every key ever used (AUTOINCREMENT's own counter,
+            # which an explicit larger key advances), so all rows go in with executemany.
+            (last,) = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'assets'"
+            ).fetchone()
+            heads, groups, identifiers, links, values, texts = [], [], [], [], [], []
             bodies = []
-            for asset_id, (columns, body, asset, flat) in rows.items():
-                cursor = conn.execute(
-                    "INSERT INTO assets (id, source, kind, entity, data_level, title, created_at,"
-                    " updated_at, content_hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (asset_id, *columns),
-                )
-                rowid = cursor.lastrowid
+            for rowid, (asset_id, row) in enumerate(rows.items(), last + 1):
+                columns, body, asset, flat = row
+                heads.append((rowid, asset_id, *columns))
                 bodies.append((rowid, *body))
                 groups += [(g, rowid) for g in asset.groups]
                 identifiers += [(i, rowid) for i in asset.identifiers]
@@ -390,6 +391,11 @@ class EmbeddedStore:
                 ids_text = " ".join(asset.identifiers)
                 parts = fts_query.parts_column(asset.title, ids_text, asset.text)
                 texts.append((rowid, asset.title, ids_text, asset.text, parts))
+            conn.executemany(
+                "INSERT INTO assets (pk, id, source, kind, entity, data_level, title, created_at,"
+                " updated_at, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                heads,
+            )
             conn.executemany("INSERT INTO bodies (pk, doc, vector) VALUES (?, ?, ?)", bodies)
             conn.executemany("INSERT INTO asset_groups (grp, asset) VALUES (?, ?)", groups)
             conn.executemany(

@@ -108,7 +108,9 @@ def pieces(token: str) -> list[str]:
     return split if len(split) > 1 else []
 
 
-_COMPOUND = re.compile(r"[^\W_]+(?:[-_]+[^\W_]+)+")
+# Starts only at a word's first character and never backtracks into a word (possessive
+# quantifiers): the plain pattern retried every position of every word, a fifth of indexing.
+_COMPOUND = re.compile(r"(?<![^\W_])[^\W_]++(?:[-_]++[^\W_]++)+")
 
 
 def parts_column(*texts: str) -> str:

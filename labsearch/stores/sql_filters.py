@@ -196,12 +196,21 @@ def flatten_values(document: dict[str, Any]) -> list[tuple[str, str, Any]]:
     null and [] contribute nothing; an object is itself one (non-scalar) value."""
     rows: dict[tuple[str, str, Any], None] = {}
 
+    def row(path: str, value: Any) -> tuple[str, str, Any]:
+        # Plain strings and small integers are most values: skip the general conversions.
+        kind = type(value)
+        if kind is str:
+            return (path, "text", value)
+        if kind is int and -(2**63) <= value < 2**63:
+            return (path, "integer", value)
+        return (path, json_type_of(value), _storable(value))
+
     def visit(path: str, value: Any, top: bool = False) -> None:
         if value is None:
             return
         if isinstance(value, list):
             for item in value:
-                rows[(path, json_type_of(item), _storable(item))] = None
+                rows[row(path, item)] = None
             return
         if isinstance(value, dict):
             if not top:
@@ -211,7 +220,7 @@ def flatten_values(document: dict[str, Any]) -> list[tuple[str, str, Any]]:
                 if key and "." not in key:
                     visit(f"{path}.{key}", child)
             return
-        rows[(path, json_type_of(value), _storable(value))] = None
+        rows[row(path, value)] = None
 
     visit("metadata", document.get("metadata") or {}, top=True)
     visit("provenance", document.get("provenance") or {}, top=True)
