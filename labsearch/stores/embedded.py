@@ -70,7 +70,7 @@ from labsearch.stores.sql_filters import (
     join,
     value_table,
 )
-from labsearch.stores.vectors import GROUPS_GENERATION, VectorCache, keys
+from labsearch.stores.vectors import GROUPS_GENERATION, INSTANCE, VectorCache, keys
 
 DB_NAME = "labsearch.sqlite3"
 BUILD_PREFIX = "labsearch-build-"  # rebuilt indexes, one file each; DB_NAME links to the current
@@ -78,6 +78,9 @@ SCHEMA_VERSION = "5"
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
 _MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
 _CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
+VECTORS_SUFFIX = ".vectors"  # the saved vector index beside each database file
+# Every file that belongs to one database file.
+_SUFFIXES = ("", "-wal", "-shm", "-journal", VECTORS_SUFFIX)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -235,9 +238,9 @@ class EmbeddedStore:
         # A previous rebuild's file goes; a pre-link index file was replaced by the rename
         # itself (its name is the link's now), only its WAL and shared memory remain.
         if previous is not None and previous not in (self.path, self.link):
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in _SUFFIXES:
                 Path(f"{previous}{suffix}").unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm", "-journal"):  # of a pre-link index file
+        for suffix in _SUFFIXES[1:]:  # of a pre-link index file
             (self.link.parent / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
 
     def _follow(self) -> None:
@@ -262,7 +265,7 @@ class EmbeddedStore:
         current = Path(os.path.realpath(link)) if link.exists() else None
         for build in directory.glob(f"{BUILD_PREFIX}*.sqlite3"):
             if build != current:
-                for suffix in ("", "-wal", "-shm", "-journal"):
+                for suffix in _SUFFIXES:
                     Path(f"{build}{suffix}").unlink(missing_ok=True)
 
     @staticmethod
@@ -270,7 +273,7 @@ class EmbeddedStore:
         """Delete the index in `directory` (database, WAL and shared-memory files)."""
         directory = Path(directory)
         for path in [directory / DB_NAME, *directory.glob(f"{BUILD_PREFIX}*.sqlite3")]:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in _SUFFIXES:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -715,7 +718,7 @@ class EmbeddedStore:
         if path != self._vectors_path:
             self._vectors.clear()
             self._vectors_path = path
-        return self._vectors.refresh(conn)
+        return self._vectors.refresh(conn, saved=Path(f"{path}{VECTORS_SUFFIX}"))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -755,6 +758,11 @@ def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> t
                 ],
             )
             recorded = {"model": model, "dimension": str(dimension)}
+        if INSTANCE not in recorded:
+            # Names this database file, so a saved vector index of another file is never used.
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)", (INSTANCE, os.urandom(8).hex())
+            )
         elif recorded.get("schema_version") != SCHEMA_VERSION:
             raise ConfigError(
                 f"the embedded index uses schema version {recorded.get('schema_version')!r}, "
