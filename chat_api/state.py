@@ -23,8 +23,10 @@ from chat_api.limits import RateLimiter, SignInThrottle
 from chat_api.llm import LLM, build_llm
 from chat_api.presign import Presigner
 from chat_api.webhooks import SeenIds
+from labsearch.access import Access
 from labsearch.errors import LabsearchError, StoreUnavailableError
 from labsearch.settings import Settings
+from labsearch.stores.protocol import SearchMode, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,22 @@ class ApiState:
             self._loaded.set()
 
     def _warm_up(self) -> None:
-        """Embed one query, so the model (and, for ONNX, its session) is loaded before ready."""
+        """Embed one query, so the model (and, for ONNX, its session) is loaded before ready,
+        and search with it, so the store has its vector index in memory (on a large embedded
+        index, loading or clustering it is seconds to a minute: not for the first user)."""
         embedder = getattr(self._service, "embedder", None)
         if embedder is None:
             return
         started = time.perf_counter()
-        embedder.embed_query(WARM_UP_QUERY)
+        vector = embedder.embed_query(WARM_UP_QUERY)
         log.info("warm-up query embedded in %.2f s", time.perf_counter() - started)
+        store = getattr(self._service, "store", None)
+        if store is None:
+            return
+        started = time.perf_counter()
+        request = SearchRequest(vector=vector.tolist(), mode=SearchMode.DENSE, k=1)
+        store.search(request, Access.as_operator())
+        log.info("vector index ready in %.2f s", time.perf_counter() - started)
 
     @property
     def ready(self) -> bool:

@@ -50,7 +50,7 @@ from labsearch.errors import (
     QueryTooExpensiveError,
 )
 from labsearch.schema import Asset
-from labsearch.stores import fts_query, fusion
+from labsearch.stores import fts_query, fusion, sparse
 from labsearch.stores.protocol import (
     GroupsUpdate,
     IndexedAsset,
@@ -630,14 +630,16 @@ class EmbeddedStore:
             return []
         wanted = request.offset + request.k
         depth = max(request.fusion.candidates, wanted) if mode is SearchMode.HYBRID else wanted
-        where = join(" AND ", [_visibility(access), compile_filter(node)], TRUE)
+        terms = sparse.query_terms(request.text) if expression else []
         with self._read() as conn:
-            bm25: list[_Ranked] = []
-            dense: list[_Ranked] = []
-            if expression and mode in (SearchMode.BM25, SearchMode.HYBRID):
-                bm25 = self._bm25(conn, expression, where, depth)
-            if query_vector is not None and mode in (SearchMode.DENSE, SearchMode.HYBRID):
-                dense = self._dense(conn, query_vector, node, access, depth)
+            bm25, dense = self._ranked(
+                conn,
+                terms if mode in (SearchMode.BM25, SearchMode.HYBRID) else [],
+                query_vector if mode in (SearchMode.DENSE, SearchMode.HYBRID) else None,
+                node,
+                access,
+                depth,
+            )
             ranked = _fuse(bm25, dense, mode, request)[request.offset : wanted]
             if not ranked:
                 return []
@@ -672,29 +674,17 @@ class EmbeddedStore:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
 
-    @staticmethod
-    def _bm25(conn: sqlite3.Connection, expression: str, where: SQL, depth: int) -> list[_Ranked]:
-        weights = ", ".join(str(w) for w in fts_query.WEIGHTS)
-        # CROSS JOIN keeps FTS5 as the driving table; filters and permissions are checked on
-        # each full-text match before ORDER BY ... LIMIT, i.e. before ranking cuts anything.
-        sql = (
-            f"SELECT a.pk, bm25(fts, {weights}) AS score FROM fts CROSS JOIN assets a "
-            f"ON a.pk = fts.rowid WHERE fts MATCH ? AND {where.text} "
-            "ORDER BY score, a.id LIMIT ?"
-        )
-        rows = conn.execute(sql, [expression, *where.params, depth])
-        # FTS5's bm25() is negative (smaller is better); flip it so higher is better.
-        return [_Ranked(rowid, -score) for rowid, score in rows]
-
-    def _dense(
+    def _ranked(
         self,
         conn: sqlite3.Connection,
-        query: np.ndarray,
+        terms: list[sparse.QueryTerm],
+        query: np.ndarray | None,
         node: grammar.Node | None,
         access: Access,
         depth: int,
-    ) -> list[_Ranked]:
-        """Exact nearest neighbours among the rows `access` may see and the filter selects."""
+    ) -> tuple[list[_Ranked], list[_Ranked]]:
+        """BM25 and nearest-neighbour rankings among the rows `access` may see and the filter
+        selects, from the in-memory indexes (vectors.py, sparse.py)."""
         rows = None
         if node is not None:  # the filter runs outside the cache's lock: it may take a while
             where = compile_filter(node)
@@ -702,23 +692,35 @@ class EmbeddedStore:
         with self._vectors_lock:
             snapshot = self._cached_vectors(conn)
             if not snapshot.size:
-                return []
-            mask = None if access.operator else snapshot.group_mask(conn, access.groups)
-            if rows is not None:
-                selected = snapshot.mask_of(rows)
-                mask = selected if mask is None else mask & selected
-            top = snapshot.top(query, mask, depth)
-        return [_Ranked(rowid, score) for rowid, score in top]
+                return [], []
+            alive = snapshot.alive
+            visible = alive if access.operator else snapshot.group_mask(conn, access.groups) & alive
+            allowed = visible if rows is None else visible & snapshot.mask_of(rows)
+            bm25 = snapshot.bm25(terms, visible, allowed, depth) if terms else []
+            dense = []
+            if query is not None:
+                everything = access.operator and rows is None
+                dense = snapshot.top(query, None if everything else allowed, depth)
+        return [_Ranked(k, s) for k, s in bm25], [_Ranked(k, s) for k, s in dense]
 
     def _cached_vectors(self, conn: sqlite3.Connection) -> VectorCache:
-        """The shared vector cache, brought up to `conn`'s snapshot (called under its lock).
-        A cache of another file (before a rebuild was published) is dropped; one newer than
-        the snapshot is used as it is (rows the snapshot lacks find no document later)."""
+        """The shared in-memory indexes, brought up to `conn`'s snapshot (called under their
+        lock). A cache of another file (before a rebuild was published) is dropped; one newer
+        than the snapshot is used as it is (rows the snapshot lacks find no document later).
+
+        Loading them is not the request's work (the first load of a large index takes a
+        minute, once per process, normally at start-up): the query deadline pauses meanwhile
+        and restarts afterwards."""
         path = self._local.path
         if path != self._vectors_path:
             self._vectors.clear()
             self._vectors_path = path
-        return self._vectors.refresh(conn, saved=Path(f"{path}{VECTORS_SUFFIX}"))
+        conn.set_progress_handler(None, 0)
+        try:
+            return self._vectors.refresh(conn, saved=Path(f"{path}{VECTORS_SUFFIX}"))
+        finally:
+            deadline = time.monotonic() + self.query_timeout
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 200_000)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,5 +1,6 @@
-"""Vector search for the embedded store: one faiss IVF index (float16 codes) per process, exact
-whenever the rows a caller may see and a filter selects are few, approximate when they are many.
+"""The embedded store's in-memory indexes, one per process: vectors in a faiss IVF index (float16
+codes), exact whenever the rows a caller may see and a filter selects are few, approximate when
+they are many; and BM25 postings (sparse.py) over the same row positions.
 
 Why this design (measurements in docs/embedded-engine.md and bench/scale.py):
 - The vectors live once in memory, as float16 codes of a faiss `IndexIVFScalarQuantizer`
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from labsearch.stores.sparse import QueryTerm, SparseIndex
 
 # The `meta` key counting in-place group changes; absent until the first one.
 GROUPS_GENERATION = "groups_generation"
@@ -95,6 +98,7 @@ class VectorCache:
         self._alive = np.empty(0, dtype=bool)
         self._groups: dict[str, np.ndarray] = {}  # group -> membership, capacity long
         self._index: faiss.IndexIVFScalarQuantizer | None = None
+        self.sparse = SparseIndex()
 
     # ---------------------------------------------------------------- views of the live part
 
@@ -191,6 +195,7 @@ class VectorCache:
     def _compact(self) -> None:
         """Drop dead positions from the key and mask arrays (the index no longer has them)."""
         keep = self.alive
+        self.sparse.compact(keep)
         self._rowids = self.rowids[keep].copy()
         self._groups = {
             group: mask[: self.size][keep].copy() for group, mask in self._groups.items()
@@ -210,6 +215,16 @@ class VectorCache:
             rowids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
             self._index.add_with_ids(self._matrix([blob for _, blob in rows]), rowids)
             start, end = self.size, self.size + len(rowids)
+            texts = dict.fromkeys(rowids.tolist(), ("", "", "", ""))
+            columns = conn.execute(
+                "SELECT rowid, title, identifiers, text, parts FROM fts "
+                "WHERE rowid >= ? AND rowid <= ?",
+                (int(rowids[0]), int(rowids[-1])),
+            )
+            for rowid, *text in columns:
+                if rowid in texts:
+                    texts[rowid] = tuple(text)
+            self.sparse.append(start, list(texts.values()))
             self._reserve(end)
             self._rowids[start:end] = rowids
             self._alive[start:end] = True
@@ -255,12 +270,16 @@ class VectorCache:
         """Write the index atomically beside the database; a read-only directory just means
         the next process builds it again."""
         assert self._index is not None
+        if not self.alive.all():
+            self._compact()  # positions saved are the live rows, in order
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             np.savez(
                 temporary.open("wb"),
                 index=faiss.serialize_index(self._index),
-                rowids=self.rowids[self.alive],
+                rowids=self.rowids,
+                lengths=self.sparse.lengths[: self.size],
+                **self.sparse.state(),
                 info=np.array([self.generation, self.clustered_for], dtype=np.int64),
                 instance=np.array(self.instance or ""),
             )
@@ -281,10 +300,15 @@ class VectorCache:
                     return
                 index = faiss.deserialize_index(saved["index"])
                 rowids = saved["rowids"]
+                sparse = SparseIndex.from_state(
+                    {key: saved[key] for key in saved.files if key.startswith("sparse_")},
+                    saved["lengths"],
+                )
         except (OSError, KeyError, ValueError, RuntimeError):
             return
         self.clear()
         self._index = index
+        self.sparse = sparse
         self.clustered_for = clustered_for
         self._reserve(len(rowids))
         self._rowids[: len(rowids)] = rowids
@@ -315,6 +339,14 @@ class VectorCache:
                 self._groups[group] = cached
             mask |= cached[: self.size]
         return mask
+
+    def bm25(
+        self, terms: list[QueryTerm], visible: np.ndarray, allowed: np.ndarray, depth: int
+    ) -> list[tuple[int, float]]:
+        """(key, BM25 score) of the `depth` best rows among `allowed` matching any term, with
+        statistics over the `visible` rows (sparse.py)."""
+        hits = self.sparse.search(terms, visible, allowed, depth)
+        return [(int(self._rowids[position]), score) for position, score in hits]
 
     def plan(self, allowed: int) -> int:
         """Clusters to visit when `allowed` of the live rows may be returned (all = exact)."""
