@@ -285,3 +285,30 @@ def test_a_rebuild_swaps_in_atomically_and_open_stores_follow(tmp_path: Path) ->
     EmbeddedStore.open(tmp_path, MODEL, DIM, recreate=True).close()
     builds = sorted(p.name for p in tmp_path.glob("labsearch-build-*.sqlite3"))
     assert len(builds) == 2  # the current index and the one unpublished rebuild, no more
+
+
+def test_what_bob_sees_does_not_change_when_lab_a_adds_data(tmp_path: Path) -> None:
+    """BM25 statistics come from the rows the caller may see: lab A's documents (sharing bob's
+    words) change neither the order nor the scores of bob's results."""
+    bob = Access.for_groups(["lab-b"], user="bob")
+    texts = ["liver rna extraction", "liver biopsy", "kidney rna", "rna quality liver liver"]
+    lab_b = [
+        indexed(make_asset(f"b-{i}", groups=["lab-b"], text=text), seed=i)
+        for i, text in enumerate(texts)
+    ]
+    lab_a = [
+        indexed(make_asset(f"a-{i}", groups=["lab-a"], text=f"liver liver rna sample {i}"), seed=9)
+        for i in range(40)
+    ]
+    with EmbeddedStore.open(tmp_path / "index", MODEL, DIM) as store:
+        store.upsert(lab_b)
+        requests = [
+            SearchRequest(text="liver rna", mode=mode, vector=unit(1), k=10)
+            for mode in (SearchMode.BM25, SearchMode.HYBRID)
+        ]
+        before = [[(h.asset.id, h.score) for h in store.search(r, bob)] for r in requests]
+        store.upsert(lab_a)
+        after = [[(h.asset.id, h.score) for h in store.search(r, bob)] for r in requests]
+        assert len(store.search(requests[0], OPERATOR)) == 10  # lab A's rows do match
+    assert before == after
+    assert [asset_id for asset_id, _ in before[0]] == ["b-3", "b-0", "b-1", "b-2"]

@@ -1,13 +1,17 @@
-"""The embedded store: one SQLite file (WAL) with FTS5 for BM25 and exact cosine search in numpy.
+"""The embedded store: one SQLite file (WAL) for data, filters and facets, and in-memory indexes
+for ranking (BM25 postings and a faiss vector index) that follow it.
 
-Why this design (measurements in docs/embedded-engine.md):
+Why this design (measurements in docs/embedded-engine.md, bench/scale.py):
 - The filter grammar compiles 1:1 to SQL (sql_filters.py), permissions are a join on an indexed
   side table, facets are GROUP BY and `match` is a plain query, so all of them are exact.
-- Vector search is brute force over a float32 matrix cached in memory, restricted to the rows the
-  caller may see and the filter selects *before* ranking: a filtered search returns every match,
-  however many better-scoring assets fail the filter.
+- Ranking runs in memory over row positions (vectors.py, sparse.py): the caller's permissions
+  and filter become one mask applied *inside* BM25 scoring and the vector search, so a filtered
+  search returns every match however many better-scoring assets fail the filter, and BM25
+  statistics come from the rows the caller may see. The vector index is exact while the
+  allowed rows are few and approximate (IVF) when they are many.
 - Every write is one transaction; WAL keeps readers (a running API server) unblocked by writers
-  and a killed writer leaves the last committed state.
+  and a killed writer leaves the last committed state. The in-memory indexes are derived data:
+  rebuilt from the file when missing, saved beside it (`<file>.vectors`) to start fast.
 
 Layout (`<directory>/labsearch.sqlite3`):
     meta(key, value)            model, dimension, schema version, write generation and
@@ -18,9 +22,10 @@ Layout (`<directory>/labsearch.sqlite3`):
     asset_groups / asset_identifiers / asset_links   indexed side tables (permissions, list fields)
     asset_values(key, value, type, asset)            every metadata.*/provenance.* value, so
                                                      filters and facets on any key use an index
-    fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid
+    fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid (snippets, text
+                                                     in facets, and the texts sparse.py indexes)
 
-The vector cache (vectors.py) follows the `generation` counter in `meta`, which every write
+The in-memory indexes (vectors.py) follow the `generation` counter in `meta`, which every write
 transaction increments, so a server notices data committed by another process
 (`labsearch index`) on its next query.
 """
