@@ -46,6 +46,7 @@ unit: venv
 bench: venv
 	$(BIN)/python bench/store_latency.py --assets 10000
 	$(BIN)/python bench/store_latency.py --assets 100000
+	$(BIN)/python bench/scale.py --assets 100000
 	$(BIN)/python bench/index_vs_langchain.py --runs 40
 	$(BIN)/python bench/freshness.py --events 50 --backends embedded
 	$(BIN)/python bench/fairness.py --assets 20000

@@ -157,3 +157,19 @@ def test_a_rebuild_brings_its_own_vector_index_and_drops_the_old_one(index_dir: 
     with EmbeddedStore.open(index_dir, MODEL, DIM) as store:
         assert dense(store, points[0], EVERYONE, k=1) == [f"row-{ROWS - 1:05d}"]
         assert Path(f"{store.path}.vectors").exists()
+
+
+def test_a_repeated_filter_sees_rows_written_since_by_another_process(index_dir: Path) -> None:
+    points = clustered_vectors(ROWS)
+    tagged = {"tag": "batch-7"}
+    with EmbeddedStore.open(index_dir, MODEL, DIM) as server:
+        assert dense(server, points[0], EVERYONE, k=10, filters=tagged) == []
+        with EmbeddedStore.open(index_dir, MODEL, DIM) as indexer:
+            indexer.upsert([item(i, points[i], tag="batch-7") for i in (11, 12)])
+        assert sorted(dense(server, points[0], EVERYONE, k=10, filters=tagged)) == [
+            "row-00011",
+            "row-00012",
+        ]
+        with EmbeddedStore.open(index_dir, MODEL, DIM) as indexer:
+            indexer.delete(["row-00011"])
+        assert dense(server, points[0], EVERYONE, k=10, filters=tagged) == ["row-00012"]

@@ -75,7 +75,7 @@ from labsearch.stores.sql_filters import (
     join,
     value_table,
 )
-from labsearch.stores.vectors import GROUPS_GENERATION, INSTANCE, VectorCache, keys
+from labsearch.stores.vectors import GROUPS_GENERATION, INSTANCE, VectorCache
 
 DB_NAME = "labsearch.sqlite3"
 BUILD_PREFIX = "labsearch-build-"  # rebuilt indexes, one file each; DB_NAME links to the current
@@ -212,6 +212,9 @@ class EmbeddedStore:
         )
         try:
             _configure(connection, timeout)
+            # The writer's page cache: index pages of a large store's side tables and FTS5
+            # segments stay in memory between batches instead of being re-read (default 2 MB).
+            connection.execute("PRAGMA cache_size = -131072")
             recorded = _initialise(connection, model, dimension)
         except sqlite3.OperationalError as error:
             connection.close()
@@ -650,6 +653,8 @@ class EmbeddedStore:
                 return []
             rowids = [r.rowid for r, _, _ in ranked]
             docs = _docs(conn, rowids)
+            # A cache already ahead of this snapshot may rank a row the snapshot lacks.
+            ranked = [hit for hit in ranked if hit[0].rowid in docs]
             snippets = {}
             if request.highlight and expression:
                 matched = [r.rowid for r, rank, _ in ranked if rank is not None]
@@ -690,21 +695,17 @@ class EmbeddedStore:
     ) -> tuple[list[_Ranked], list[_Ranked]]:
         """BM25 and nearest-neighbour rankings among the rows `access` may see and the filter
         selects, from the in-memory indexes (vectors.py, sparse.py)."""
-        rows = None
-        if node is not None:  # the filter runs outside the cache's lock: it may take a while
-            where = compile_filter(node)
-            rows = keys(conn, f"SELECT a.pk AS k FROM assets a WHERE {where.text}", where.params)
         with self._vectors_lock:
             snapshot = self._cached_vectors(conn)
             if not snapshot.size:
                 return [], []
             alive = snapshot.alive
             visible = alive if access.operator else snapshot.group_mask(conn, access.groups) & alive
-            allowed = visible if rows is None else visible & snapshot.mask_of(rows)
+            allowed = visible if node is None else visible & _filter_mask(conn, snapshot, node)
             bm25 = snapshot.bm25(terms, visible, allowed, depth) if terms else []
             dense = []
             if query is not None:
-                everything = access.operator and rows is None
+                everything = access.operator and node is None
                 dense = snapshot.top(query, None if everything else allowed, depth)
         return [_Ranked(k, s) for k, s in bm25], [_Ranked(k, s) for k, s in dense]
 
@@ -819,6 +820,23 @@ def _fuse(
         rrf_k=settings.rrf_k,
     )
     return [(_Ranked(r, s), bm25_ranks.get(r), dense_ranks.get(r)) for r, s in fused]
+
+
+def _filter_mask(conn: sqlite3.Connection, snapshot: VectorCache, node: grammar.Node) -> np.ndarray:
+    """The cached rows `node` selects, as a mask: and/or/not combine the masks of their parts,
+    and a condition on a side table reads only that table's index (sql_filters.SQL.keys)."""
+    if isinstance(node, grammar.And | grammar.Or):
+        masks = [_filter_mask(conn, snapshot, child) for child in node.items]
+        combine = np.logical_and if isinstance(node, grammar.And) else np.logical_or
+        empty = np.full(snapshot.size, isinstance(node, grammar.And))
+        return combine.reduce(masks) if masks else empty
+    if isinstance(node, grammar.Not):
+        return ~_filter_mask(conn, snapshot, node.item)
+    where = compile_filter(node)
+    if where.keys is not None:
+        return snapshot.condition_mask(conn, f"SELECT asset AS k FROM ({where.keys})", where.params)
+    sql = f"SELECT a.pk AS k FROM assets a WHERE {where.text}"
+    return snapshot.condition_mask(conn, sql, where.params)
 
 
 def _docs(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Asset]:

@@ -24,6 +24,10 @@ class SQL:
 
     text: str
     params: list[Any] = field(default_factory=list)
+    # For a condition that is `a.pk IN (subquery)`: the subquery, selecting the matching keys
+    # from a side table's index alone (with the same params), ten times cheaper than the whole
+    # expression when the keys themselves are what is wanted.
+    keys: str | None = None
 
 
 TRUE = SQL("1")
@@ -152,7 +156,8 @@ def _one_of(side: ValueTable, options: list[Any]) -> SQL:
 def _in_side_table(side: ValueTable, predicate: SQL) -> SQL:
     # `a.pk IN (subquery)` lets SQLite drive the query from the side table's index.
     where = join(" AND ", [side.where(), predicate], TRUE)
-    return SQL(f"a.pk IN (SELECT asset FROM {side.table} WHERE {where.text})", where.params)
+    subquery = f"SELECT asset FROM {side.table} WHERE {where.text}"
+    return SQL(f"a.pk IN ({subquery})", where.params, keys=subquery)
 
 
 def _exists(field_name: str) -> SQL:

@@ -49,6 +49,7 @@ MIN_ROWS_FOR_CLUSTERS = 50_000
 BASE_NPROBE = 24
 # Re-cluster when the index has grown this many times past the size it was clustered for.
 RECLUSTER_GROWTH = 4
+MAX_CACHED_CONDITIONS = 64  # masks of 1 byte per row: 64 MB at a million rows
 _LOAD_CHUNK = 50_000  # rows read from SQLite and added per step when loading
 
 
@@ -89,6 +90,7 @@ class VectorCache:
 
     def clear(self) -> None:
         self.generation: int | None = None
+        self.snapshot: int | None = None  # the generation of the last caller's read
         self.groups_generation: str | None = None
         self.instance: str | None = None
         self.size = 0
@@ -97,6 +99,9 @@ class VectorCache:
         self._rowids = np.empty(0, dtype=np.int64)  # ascending; capacity >= size
         self._alive = np.empty(0, dtype=bool)
         self._groups: dict[str, np.ndarray] = {}  # group -> membership, capacity long
+        # Filter conditions' row masks for this generation only (any write drops them): a
+        # filter repeated across searches (a facet value the user picked) is read once.
+        self._conditions: dict[tuple[str, tuple[object, ...]], np.ndarray] = {}
         self._index: faiss.IndexIVFScalarQuantizer | None = None
         self.sparse = SparseIndex()
 
@@ -122,6 +127,7 @@ class VectorCache:
         it was built from scratch)."""
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         generation = int(meta["generation"])
+        self.snapshot = generation
         # Readers on several threads hold snapshots of different ages: a cache already at or
         # past this snapshot is kept (refreshing backwards would mark newer rows as deleted).
         if self.generation is not None and generation <= self.generation:
@@ -145,7 +151,9 @@ class VectorCache:
         else:
             last = int(self._rowids[self.size - 1]) if self.size else -1
             self._append(conn, last)
+        self._conditions.clear()
         self.generation, self.instance = generation, meta.get(INSTANCE)
+        self.snapshot = generation
         if self.loaded_from_scratch and saved is not None and self.nlist > 1:
             self._save(saved)  # clustering is the expensive part: the next process loads it
         return self
@@ -325,6 +333,20 @@ class VectorCache:
         found = positions < self.size
         found[found] = self.rowids[positions[found]] == rowids[found]
         mask[positions[found]] = True
+        return mask
+
+    def condition_mask(
+        self, conn: sqlite3.Connection, sql: str, params: list[object]
+    ) -> np.ndarray:
+        """Rows whose key query `sql` (a column `k`) returns; cached until the next write."""
+        if self.snapshot != self.generation:  # a reader behind the cache: its own answer
+            return self.mask_of(keys(conn, sql, params))
+        key = (sql, tuple(params))
+        mask = self._conditions.get(key)
+        if mask is None:
+            if len(self._conditions) >= MAX_CACHED_CONDITIONS:
+                self._conditions.pop(next(iter(self._conditions)))
+            mask = self._conditions[key] = self.mask_of(keys(conn, sql, params))
         return mask
 
     def group_mask(self, conn: sqlite3.Connection, groups: Iterable[str]) -> np.ndarray:
