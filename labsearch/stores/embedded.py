@@ -446,7 +446,8 @@ class EmbeddedStore:
             dump["updated_at"],
             item.content_hash,
         )
-        body = (json.dumps(dump, ensure_ascii=False), vector.astype(np.float32).tobytes())
+        # pydantic's own JSON encoder: several times faster than json.dumps of the dump.
+        body = (asset.model_dump_json(), vector.astype(np.float32).tobytes())
         return columns, body, asset, flatten_values(dump)
 
     def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:

@@ -117,7 +117,10 @@ def parts_column(*texts: str) -> str:
     """Content of the `parts` column: the pieces of every compound token in the texts."""
     # Only compound tokens have pieces; finding them directly keeps indexing fast.
     return " ".join(
-        " ".join(_SEPARATORS.split(token)) for text in texts for token in _COMPOUND.findall(text)
+        " ".join(_SEPARATORS.split(token))
+        for text in texts
+        if "-" in text or "_" in text
+        for token in _COMPOUND.findall(text)
     )
 
 
