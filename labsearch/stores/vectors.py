@@ -96,6 +96,7 @@ class VectorCache:
         self.size = 0
         self.clustered_for = 0  # rows the clusters were trained on (0: one cluster)
         self.loaded_from_scratch = False
+        self.saved_size = 0  # rows in the saved file this cache was loaded from or wrote
         self._rowids = np.empty(0, dtype=np.int64)  # ascending; capacity >= size
         self._alive = np.empty(0, dtype=bool)
         self._groups: dict[str, np.ndarray] = {}  # group -> membership, capacity long
@@ -154,8 +155,11 @@ class VectorCache:
         self._conditions.clear()
         self.generation, self.instance = generation, meta.get(INSTANCE)
         self.snapshot = generation
-        if self.loaded_from_scratch and saved is not None and self.nlist > 1:
-            self._save(saved)  # clustering is the expensive part: the next process loads it
+        grown = self.size - self.saved_size > self.size // 4
+        if saved is not None and self.nlist > 1 and (self.loaded_from_scratch or grown):
+            # Building is the expensive part: the next process loads the file and catches up
+            # (saved again once a quarter of the rows are newer than the file).
+            self._save(saved)
         return self
 
     def _build(self, conn: sqlite3.Connection, total: int) -> None:
@@ -293,6 +297,7 @@ class VectorCache:
             )
             os.replace(temporary, path)
             self.loaded_from_scratch = False
+            self.saved_size = self.size
         except OSError:
             temporary.unlink(missing_ok=True)
 
@@ -321,7 +326,7 @@ class VectorCache:
         self._reserve(len(rowids))
         self._rowids[: len(rowids)] = rowids
         self._alive[: len(rowids)] = True
-        self.size = len(rowids)
+        self.size = self.saved_size = len(rowids)
         self.generation = saved_generation
 
     # ---------------------------------------------------------------- masks and search
