@@ -4,6 +4,10 @@ and facets, as a lab member (permission filtering on) would see them.
     .venv/bin/python bench/store_latency.py --assets 10000
     .venv/bin/python bench/store_latency.py --assets 100000 --json
 
+Random vectors have no neighbourhood structure, so from 50k assets on (where the store clusters
+its vector index) the dense side's recall here says nothing; bench/scale.py measures recall and
+latency on realistic vectors and real text.
+
 The corpus is deterministic (seeded): random unit vectors (384 dimensions, like all-MiniLM-L6-v2),
 short texts drawn from a Zipf-distributed vocabulary, identifiers and metadata with a few
 realistic cardinalities. The index is built in a temporary directory unless --dir is given
