@@ -16,7 +16,9 @@ class LLM:
 
     `context_tokens` caps the prompt budget (in cl100k tokens) below LABSEARCH_CONTEXT_TOKENS for
     models with a small window. `serialize` makes calls one at a time, for in-process models
-    that are not thread-safe (llama.cpp).
+    that are not thread-safe (llama.cpp). `compact` asks for the small-model prompt
+    (prompt.compact_messages) whose fixed system message `warm` evaluates ahead of the first
+    question, for backends that keep a prefix cache.
     """
 
     def __init__(
@@ -26,11 +28,24 @@ class LLM:
         *,
         context_tokens: int | None = None,
         serialize: bool = False,
+        compact: bool = False,
     ) -> None:
         self.model = model
         self.name = name
         self.context_tokens = context_tokens
+        self.compact = compact
         self._lock = threading.Lock() if serialize else None
+
+    def warm(self, messages: list[BaseMessage]) -> None:
+        """Run `messages` once (one token), so a prefix cache holds their evaluated state."""
+        bound = self.model.bind(max_tokens=1) if self.compact else None
+        if bound is None:
+            return
+        if self._lock is not None:
+            with self._lock:
+                bound.invoke(messages)
+        else:
+            bound.invoke(messages)
 
     def budget(self, configured: int) -> int:
         return min(configured, self.context_tokens) if self.context_tokens else configured

@@ -20,8 +20,16 @@ from labsearch.settings import Settings
 # processing on a CPU is the slow part (about 30 tokens/s on two busy cores here, with
 # no better answer from a 135M model), so a larger LABSEARCH_CONTEXT_TOKENS is not used here.
 CONTEXT_WINDOW = 4096
-MAX_TOKENS = 384
-PROMPT_TOKENS = 800
+# The compact prompt (prompt.compact_messages) keeps the part that changes per question small:
+# a few assets cut to their matching passage. Its fixed system message comes first and is
+# evaluated once: llama.cpp keeps the last prompt's KV cache and re-evaluates only from the
+# first token that differs (`LLM.warm` fills it at load). A LlamaRAMCache of saved states was
+# tried as well: saving the state after every answer cost more than it saved (only a
+# follow-up's rewrite prompt evicts the prefix). One thread (llama.cpp's default here, half the
+# cores): two were slower and erratic with the machine's other work (docs/evaluation.md).
+COMPACT_PROMPT_TOKENS = 320
+# Three short sentences; a small model that runs on only wastes time before `done`.
+COMPACT_MAX_TOKENS = 160
 
 
 def local_model_path(settings: Settings) -> Path:
@@ -61,7 +69,7 @@ def local_model(settings: Settings) -> BaseChatModel:
     return ChatLlamaCpp(
         model_path=str(local_model_path(settings)),
         n_ctx=CONTEXT_WINDOW,
-        max_tokens=MAX_TOKENS,
+        max_tokens=COMPACT_MAX_TOKENS,
         temperature=0,
         seed=0,
         verbose=False,
