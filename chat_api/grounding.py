@@ -37,9 +37,20 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-_./:][a-z0-9]+)*")
 _END = re.compile(r"(?<=[.!?])(?:\s*\[[^\[\]\n]{1,400}\])*[ \t]+(?=\S)|\n+")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "ca.", "cf.", "no.", "fig.")
 
-STOP_WORDS = frozenset(
-    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "both", "but", "by", "can", "could", "did", "do", "does", "done", "each", "either", "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "may", "me", "might", "more", "most", "must", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "per", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "upon", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "within", "without", "would", "yes", "you", "your", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "several", "many", "few", "asset", "assets", "data", "dataset", "datasets", "record", "records", "item", "items", "listed", "list", "cited", "citation", "information", "provided", "according", "based", "mentioned", "described", "describe", "describes", "following", "contain", "contains", "containing", "include", "includes", "including", "question", "answer", "answers", "given", "shows", "show", "use", "used", "uses", "using", "called", "named", "known", "available", "associated", "related", "lab"]
-)
+_STOP_WORDS_TEXT = """
+    a about above after again all also am an and any are as at be been being both but by can
+    could did do does done each either for from had has have having he her here hers him his
+    how i if in into is it its itself just may me might more most must my no nor not now of off
+    on once only or other our ours out over own per same she should so some such than that the
+    their them then there these they this those through to too under until up upon very was we
+    were what when where which while who whom whose why will with within without would yes you
+    your one two three four five six seven eight nine ten first second third several many few
+    asset assets data dataset datasets record records item items listed list cited citation
+    information provided according based mentioned described describe describes following
+    contain contains containing include includes including question answer answers given shows
+    show use used uses using called named known available associated related lab
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
 def claim_text(sentence: str) -> str:
