@@ -194,9 +194,12 @@ def test_unchecked_text_is_provisional_and_an_unsupported_sentence_is_retracted(
     with browser_page(scripted_servers[1]) as page:
         page.get_by_text("Signed in as").wait_for()
         ask(page, "what protocol do we use for RNA extraction from liver tissue?")
-        # While the model writes, its text is shown greyed under the "checking" label...
+        # While the model writes, its unchecked text is shown greyed under the "checking" label
         page.get_by_text("Checking against the cited sources").wait_for()
-        page.get_by_text("reverse transcription").first.wait_for()
+        # (in italics: <em>), the checked sentence above it in the answer's own style.
+        page.locator("em").filter(has_text="reverse transcription").first.wait_for()
+        page.get_by_text(SUPPORTED).first.wait_for()
+        assert page.locator("em").filter(has_text=SUPPORTED).count() == 0
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-provisional.png"), full_page=True)
         # ...and once the answer is done only the supported sentence is part of it.

@@ -29,7 +29,9 @@ def provisional(text: str) -> None:
     """Text the model wrote that is not checked yet: greyed, in italics, labelled as such. It is
     replaced by the checked sentence, or disappears when the check removes it."""
     st.caption(PROVISIONAL_LABEL)
-    st.markdown(f":gray[*{_plain(text)}*]")
+    shown = _plain(text.strip())
+    if shown:  # markdown emphasis needs text right inside the asterisks
+        st.markdown(f":gray[*{shown}*]")
 
 
 def grounding_note(grounding: dict[str, Any] | None) -> None:
