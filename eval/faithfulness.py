@@ -256,10 +256,8 @@ def ask_all(
         answer = answerer.answer(question["question"], access, Turn(), Outcome())
         seconds = time.perf_counter() - started
         scores.append(score_answer(question, answer, seconds, service, access))
-        progress(
-            f"{llm.name} {question['id']} {seconds:.1f}s kept {scores[-1].kept}/"
-            f"{scores[-1].sentences}"
-        )
+        # One JSON line per answer: a long run (the local model) can be read while it runs.
+        progress(json.dumps({"backend": llm.name, **scores[-1].__dict__}, ensure_ascii=False))
     return scores
 
 

@@ -29,7 +29,7 @@ CONTEXT_WINDOW = 4096
 # cores): two were slower and erratic with the machine's other work (docs/evaluation.md).
 COMPACT_PROMPT_TOKENS = 320
 # Three short sentences; a small model that runs on only wastes time before `done`.
-COMPACT_MAX_TOKENS = 160
+COMPACT_MAX_TOKENS = 96
 
 
 def local_model_path(settings: Settings) -> Path:
