@@ -28,6 +28,8 @@ from labsearch.schema import Asset
 
 # Share of a sentence's own content words (not the question's) the cited text must contain.
 MIN_WORD_SUPPORT = 0.6
+# Own content words a sentence needs before the check may pick its citation itself.
+MIN_ATTRIBUTION_WORDS = 3
 
 _BRACKET = re.compile(r"\s*\[[^\[\]\n]{1,400}\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[-_./:][a-z0-9]+)*")
@@ -227,7 +229,12 @@ class Grounder:
             reason = supports(claim, joined, self.question_stems, self.extra)
             if not reason:
                 return Verdict(verified.text, supported=True, cited=verified.cited)
-        # The model's citation (or none) does not back it: does one context asset?
+        # The model's citation (or none) does not back it: does one context asset? Choosing
+        # the source ourselves needs more evidence than confirming the model's choice: an
+        # identifier, or MIN_ATTRIBUTION_WORDS of the sentence's own words ("Prepare the
+        # sample" is in half the protocols and says nothing).
+        if not _specific(claim, self.question_stems):
+            return Verdict(verified.text, supported=False, reason=reason)
         for asset in self.context:
             support = self._support(asset.id)
             if support is not None and not supports(
@@ -235,6 +242,11 @@ class Grounder:
             ):
                 return Verdict(verified.text, supported=True, cited=[asset.id], attributed=True)
         return Verdict(verified.text, supported=False, reason=reason)
+
+
+def _specific(claim: str, question_stems: set[str]) -> bool:
+    own = content_stems(claim) - question_stems
+    return bool(identifiers_in(claim)) or len(own) >= MIN_ATTRIBUTION_WORDS
 
 
 def split_sentences(text: str) -> list[str]:
@@ -277,7 +289,8 @@ def _continues(candidate: str, separator: str) -> bool:
     if stripped.endswith(":") and "\n" in separator:
         return True
     last = stripped.rsplit(None, 1)[-1].lower() if stripped else ""
-    return last in _ABBREVIATIONS
+    # "1." of a numbered list starts an item; it does not end one
+    return last in _ABBREVIATIONS or re.fullmatch(r"\d{1,2}[.)]", last) is not None
 
 
 @dataclass

@@ -66,12 +66,14 @@ def grounder(question: str = "how do we extract RNA?") -> Grounder:
 def test_sentences_split_at_their_ends_not_inside_names_or_citations():
     text = (
         "Reads are in R1.fastq.gz, e.g. for LIV-0042 [a]. Two files:\n- one [b]\n- two [c]. "
-        "Done! Really? Yes"
+        "Steps: 1. Bind [d]. 2. Wash [e]. Done! Really? Yes"
     )
     assert split_sentences(text) == [
         "Reads are in R1.fastq.gz, e.g. for LIV-0042 [a].",
         "Two files:\n- one [b]",
         "- two [c].",
+        "Steps: 1. Bind [d].",
+        "2. Wash [e].",
         "Done!",
         "Really?",
         "Yes",
@@ -101,6 +103,8 @@ def test_a_streamed_sentence_is_handed_out_only_once_complete():
         ("Tissue is homogenised in 600 µl RLT buffer [atac].", True, ["sop"]),
         # uncited, and a context asset says it: cited by the check
         ("Transposition with Tn5 takes 30 min.", True, ["atac"]),
+        # ...but not when it says too little to tell which asset it comes from
+        ("Homogenise the tissue.", False, []),
         # an unknown id is never a citation
         ("Tissue is homogenised in RLT buffer [made-up].", True, ["sop"]),
         # restating the question is no statement
