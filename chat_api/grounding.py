@@ -34,9 +34,10 @@ MIN_ATTRIBUTION_WORDS = 3
 _BRACKET = re.compile(r"\s*\[[^\[\]\n]{1,400}\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[-_./:][a-z0-9]+)*")
 # A sentence ends at . ! or ? followed by white space (so "R1.fastq.gz", "e.g." inside a word
-# and decimals stay whole), optionally after its citations; or at a line break. A line ending in
+# and decimals stay whole), optionally after its citations, and not before a citation (in
+# "see PB.. [2]." the citation belongs to what precedes it); or at a line break. A line ending in
 # ":" introduces what follows and stays with it.
-_END = re.compile(r"(?<=[.!?])(?:\s*\[[^\[\]\n]{1,400}\])*[ \t]+(?=\S)|\n+")
+_END = re.compile(r"(?<=[.!?])(?:\s*\[[^\[\]\n]{1,400}\])*[ \t]+(?=[^\s\[])|\n+")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "ca.", "cf.", "no.", "fig.")
 
 _STOP_WORDS_TEXT = """

@@ -267,7 +267,7 @@ def faithfulness(
             sources=sources,
             real_data=real_data,
             limit=limit,
-            progress=lambda m: err.print(m, highlight=False),
+            progress=lambda m: err.print(m, highlight=False, markup=False, soft_wrap=True),
         )
     except LabsearchError as error:
         _fail(error)

@@ -66,7 +66,7 @@ def grounder(question: str = "how do we extract RNA?") -> Grounder:
 def test_sentences_split_at_their_ends_not_inside_names_or_citations():
     text = (
         "Reads are in R1.fastq.gz, e.g. for LIV-0042 [a]. Two files:\n- one [b]\n- two [c]. "
-        "Steps: 1. Bind [d]. 2. Wash [e]. Done! Really? Yes"
+        "Steps: 1. Bind [d]. 2. Wash [e]. Done! Really? Yes. See the library PB.. [f]. End"
     )
     assert split_sentences(text) == [
         "Reads are in R1.fastq.gz, e.g. for LIV-0042 [a].",
@@ -76,7 +76,9 @@ def test_sentences_split_at_their_ends_not_inside_names_or_citations():
         "2. Wash [e].",
         "Done!",
         "Really?",
-        "Yes",
+        "Yes.",
+        "See the library PB.. [f].",
+        "End",
     ]
 
 
