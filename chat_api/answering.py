@@ -159,6 +159,7 @@ class Answerer:
             yield from self._emit_final(base, base.text, base.citations, stream_text=True)
             return
         grounder = self._grounder(access, packed, base, standalone)
+        stop = prompt.COMPACT_STOP if llm.compact else None
         labels = {n: asset.id for n, asset in enumerate(packed, start=1)}
 
         def expand(text: str) -> str:
@@ -172,7 +173,7 @@ class Answerer:
         raw = ""
         if stream:
             buffer = SentenceBuffer()
-            for piece in llm.stream(messages):
+            for piece in llm.stream(messages, stop=stop):
                 raw += piece
                 for sentence in buffer.feed(piece):
                     verdict = grounder.check(expand(sentence))
@@ -198,7 +199,7 @@ class Answerer:
                 elif settle_early:
                     yield Event("retract", _retraction(verdict))
         else:
-            raw = llm.complete(messages)
+            raw = llm.complete(messages, stop=stop)
             verdicts = [grounder.check(expand(s)) for s in split_sentences(raw)]
         outcome.removed_citations = grounder.removed_citations
         kept = [v for v in verdicts if v.supported]

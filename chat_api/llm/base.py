@@ -50,30 +50,31 @@ class LLM:
     def budget(self, configured: int) -> int:
         return min(configured, self.context_tokens) if self.context_tokens else configured
 
-    def complete(self, messages: list[BaseMessage]) -> str:
+    def complete(self, messages: list[BaseMessage], stop: list[str] | None = None) -> str:
         if self._lock is not None:
             with self._lock:
-                return self._complete(messages)
-        return self._complete(messages)
+                return self._complete(messages, stop)
+        return self._complete(messages, stop)
 
-    def stream(self, messages: list[BaseMessage]) -> Iterator[str]:
+    def stream(self, messages: list[BaseMessage], stop: list[str] | None = None) -> Iterator[str]:
+        """The reply in pieces; generation ends before any of `stop`."""
         if self._lock is not None:
             with self._lock:
-                yield from self._stream(messages)
+                yield from self._stream(messages, stop)
         else:
-            yield from self._stream(messages)
+            yield from self._stream(messages, stop)
 
-    def _complete(self, messages: list[BaseMessage]) -> str:
+    def _complete(self, messages: list[BaseMessage], stop: list[str] | None = None) -> str:
         try:
-            return _text(self.model.invoke(messages).content)
+            return _text(self.model.invoke(messages, stop=stop).content)
         except LabsearchError:
             raise
         except Exception as exc:  # any backend failure (network, throttling, bad model path)
             raise LLMError(f"language model {self.name} failed: {exc}") from exc
 
-    def _stream(self, messages: list[BaseMessage]) -> Iterator[str]:
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None) -> Iterator[str]:
         try:
-            for chunk in self.model.stream(messages):
+            for chunk in self.model.stream(messages, stop=stop):
                 text = _text(chunk.content)
                 if text:
                     yield text
