@@ -174,7 +174,9 @@ class Answerer:
         if stream:
             buffer = SentenceBuffer()
             for piece in llm.stream(messages, stop=stop):
-                raw += piece
+                kept = prompt.before_stop(raw + piece, stop)
+                piece, stopped = kept[len(raw) :], len(kept) < len(raw + piece)
+                raw = kept
                 for sentence in buffer.feed(piece):
                     verdict = grounder.check(expand(sentence))
                     verdicts.append(verdict)
@@ -188,6 +190,8 @@ class Answerer:
                 unchecked = buffer.pending if settle_early else raw
                 if unchecked.strip():
                     yield Event("provisional", expand(unchecked))
+                if stopped:
+                    break
             rest = buffer.flush()
             if rest:
                 verdict = grounder.check(expand(rest))
@@ -199,7 +203,7 @@ class Answerer:
                 elif settle_early:
                     yield Event("retract", _retraction(verdict))
         else:
-            raw = llm.complete(messages, stop=stop)
+            raw = prompt.before_stop(llm.complete(messages, stop=stop), stop)
             verdicts = [grounder.check(expand(s)) for s in split_sentences(raw)]
         outcome.removed_citations = grounder.removed_citations
         kept = [v for v in verdicts if v.supported]

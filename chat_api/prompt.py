@@ -205,6 +205,12 @@ def compact_messages(
     return [SystemMessage(COMPACT_SYSTEM), HumanMessage(user)], packed
 
 
+def before_stop(text: str, stop: Sequence[str] | None) -> str:
+    """`text` up to the first of `stop` (backends do not all honour a stop list)."""
+    cut = min((i for s in stop or () if (i := text.find(s)) >= 0), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
 def compact_prefix() -> list[BaseMessage]:
     """The part of every compact prompt that comes first, for warming a prefix cache."""
     return [SystemMessage(COMPACT_SYSTEM), HumanMessage("Sources:\n[1]")]

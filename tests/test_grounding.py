@@ -134,6 +134,13 @@ def test_ground_keeps_the_supported_sentences_in_order():
     assert [v.reason for v in grounded.removed] == ["identifiers not in the cited assets: 6000"]
 
 
+def test_a_small_model_that_writes_the_next_question_is_cut_there():
+    stop = prompt.COMPACT_STOP
+    assert prompt.before_stop("Run X [1].\nQuestion: what? [1]", stop) == "Run X [1]."
+    assert prompt.before_stop("Run X [1].", stop) == "Run X [1]."
+    assert prompt.before_stop("Run X [1].", None) == "Run X [1]."
+
+
 def test_labels_of_the_compact_prompt_become_asset_ids():
     labels = {1: "sop", 2: "atac"}
     assert (
