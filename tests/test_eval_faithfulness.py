@@ -56,3 +56,30 @@ def test_scripted_hallucinations_are_removed_and_true_sentences_kept(service):
     assert 0 < summary["citation_precision"] <= 1 and 0 < summary["citation_recall"] <= 1
     for score in scores:
         assert "ZZQ-9042" not in score.text and "reverse transcription" not in score.text
+
+
+@pytest.mark.slow
+def test_the_local_model_after_grounding_says_only_what_its_citations_say(service):
+    """The real SmolLM2 GGUF: whatever it writes, a final answer's sentences are supported by
+    the assets they cite and none is uncited (the floor of issue 24's acceptance)."""
+    pytest.importorskip("llama_cpp", reason="needs the local-llm extra (llama-cpp-python)")
+    from chat_api.llm import build_llm
+
+    questions = [
+        {"id": "L1", "source": "demo", "question": q, "relevant": [PUBLIC_PROTOCOL, B_SAMPLE]}
+        for q in (
+            "what is the RNA extraction protocol?",
+            "what is sample KID-0007?",
+            "what does the kidney ATAC-seq notebook say?",
+        )
+    ]
+    llm = build_llm(service[1].with_overrides(llm="local"))
+    scores = ask_all({"demo": service}, questions, llm)
+    summary = summarize(scores, "local")
+    for score in scores:  # a generated answer that kept nothing said so and gave the search's
+        assert score.final_sentences > 0 or (
+            score.fallback and score.text.startswith("The generated answer was withdrawn")
+        )
+    assert summary["uncited_final"] == 0
+    if summary["final_sentences"]:
+        assert summary["supported_final"] >= 0.95
