@@ -287,7 +287,10 @@ class Answerer:
     def _standalone(self, llm: LLM, message: str, turn: Turn) -> str:
         if not turn.history:
             return message
-        rewritten = llm.complete(prompt.rewrite_messages(turn.history, message)).strip()
+        # A withdrawn answer's note is about the answering, not the subject: the rewrite sees
+        # the answer that was given.
+        history = [(role, _without_note(text)) for role, text in turn.history]
+        rewritten = llm.complete(prompt.rewrite_messages(history, message)).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"').strip() if rewritten else ""
         # A model that rambles or drops the user's identifiers is worse than no rewrite.
         wanted = set(identifiers.query_candidates(message))
@@ -306,6 +309,13 @@ def _ids(citations: Sequence[Citation], result: EntityResult | None) -> list[str
     if result is not None:
         ids += [m.id for m in result.members]
     return list(dict.fromkeys(ids))
+
+
+def _without_note(text: str) -> str:
+    for note in (FALLBACK_NOTE, MEMBERS_NOTE):
+        if text.startswith(note):
+            return text[len(note) :].lstrip()
+    return text
 
 
 def _joined(before: str, sentence: str) -> str:
