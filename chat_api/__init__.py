@@ -8,7 +8,9 @@ Run it with `labsearch serve` (or `labsearch demo`); OpenAPI at /docs and /opena
 - Errors are JSON `{"error": <class>, "detail": <what to do>}` with the status of the error class
   in labsearch/errors.py (400 bad input, 401, 404 missing or not yours, 413, 429, 5xx).
 - `POST /v1/chat` with `"stream": true` sends Server-Sent Events: `result` (the retriever's
-  structured entity result, when the question asks for a list), `token` ({"text"}), `citation`
-  (one verified Citation each), `done` (the JSON response plus `replaced`), or `error`.
+  structured entity result, when the question asks for a list), `provisional` ({"text"}: a
+  model's unchecked text), `token` ({"text"}: checked text), `retract` ({"text", "reason"}: a
+  generated sentence its citations do not support), `citation` (one verified Citation each),
+  `done` (the JSON response plus `replaced`), or `error`.
 - Asset ids contain '/', ':' and '#': percent-encode them in paths (`quote(id, safe="")`).
 """

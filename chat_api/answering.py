@@ -22,16 +22,31 @@ from typing import Any, Protocol
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from chat_api import prompt
+from chat_api.grounding import (
+    Grounder,
+    SentenceBuffer,
+    Verdict,
+    join_sentences,
+    split_sentences,
+)
 from chat_api.llm import LLM
-from chat_api.verify import check_members, verify_citations
+from chat_api.verify import check_members
 from labsearch import identifiers
 from labsearch.access import Access
 from labsearch.errors import NotFoundError
-from labsearch.models import Answer, Citation, EntityResult
+from labsearch.models import Answer, Citation, EntityResult, Grounding, RemovedSentence
 from labsearch.schema import Asset
 from labsearch.settings import Settings
 
 CONTEXT_ASSETS = 8
+FALLBACK_NOTE = (
+    "The generated answer was withdrawn: none of its sentences is supported by the assets it "
+    "cites. The search answer follows."
+)
+MEMBERS_NOTE = (
+    "The generated answer was withdrawn: it did not name exactly the retriever's result. The "
+    "search answer follows."
+)
 
 
 class Service(Protocol):
@@ -126,10 +141,14 @@ class Answerer:
     ) -> Iterator[Event]:
         standalone = self._standalone(llm, message, turn)
         base = self.service.answer(standalone, access, previous=turn.previous, reader=self.reader)
-        context = self.service.context(standalone, access, CONTEXT_ASSETS)
         result = base.result
         budget = llm.budget(self.settings.context_tokens)
-        messages, packed = prompt.answer_messages(standalone, context, result, budget)
+        if llm.compact:
+            context = self.service.context(standalone, access, prompt.COMPACT_ASSETS)
+            messages, packed = prompt.compact_messages(standalone, context, result, budget)
+        else:
+            context = self.service.context(standalone, access, CONTEXT_ASSETS)
+            messages, packed = prompt.answer_messages(standalone, context, result, budget)
         returned = [asset.id for asset in packed] + _ids(base.citations, result)
         outcome.returned = list(dict.fromkeys(returned))
         if result is not None:
@@ -139,25 +158,121 @@ class Answerer:
             outcome.replaced = True
             yield from self._emit_final(base, base.text, base.citations, stream_text=True)
             return
-        pieces: list[str] = []
+        grounder = self._grounder(access, packed, base, standalone)
+        stop = prompt.COMPACT_STOP if llm.compact else None
+        labels = {n: asset.id for n, asset in enumerate(packed, start=1)}
+
+        def expand(text: str) -> str:
+            return prompt.expand_labels(text, labels) if llm.compact else text
+
+        # An entity answer is checked whole at the end (does it name exactly the members?), so
+        # its sentences stay provisional until then; any other answer settles sentence by sentence.
+        settle_early = result is None
+        verdicts: list[Verdict] = []
+        streamed = ""
+        raw = ""
         if stream:
-            for piece in llm.stream(messages):
-                pieces.append(piece)
-                yield Event("token", piece)
+            buffer = SentenceBuffer()
+            for piece in llm.stream(messages, stop=stop):
+                kept = prompt.before_stop(raw + piece, stop)
+                piece, stopped = kept[len(raw) :], len(kept) < len(raw + piece)
+                raw = kept
+                for sentence in buffer.feed(piece):
+                    verdict = grounder.check(expand(sentence))
+                    verdicts.append(verdict)
+                    if settle_early:
+                        if verdict.supported:
+                            shown = _joined(streamed, verdict.text)
+                            streamed += shown
+                            yield Event("token", shown)
+                        else:
+                            yield Event("retract", _retraction(verdict))
+                unchecked = buffer.pending if settle_early else raw
+                if unchecked.strip():
+                    yield Event("provisional", expand(unchecked))
+                if stopped:
+                    break
+            rest = buffer.flush()
+            if rest:
+                verdict = grounder.check(expand(rest))
+                verdicts.append(verdict)
+                if settle_early and verdict.supported:
+                    shown = _joined(streamed, verdict.text)
+                    streamed += shown
+                    yield Event("token", shown)
+                elif settle_early:
+                    yield Event("retract", _retraction(verdict))
         else:
-            pieces.append(llm.complete(messages))
-        prompt_text = "\n".join(str(m.content) for m in messages)
-        text, citations = self._checked(
-            "".join(pieces), access, packed, base, prompt_text, message, outcome
+            raw = prompt.before_stop(llm.complete(messages, stop=stop), stop)
+            verdicts = [grounder.check(expand(s)) for s in split_sentences(raw)]
+        outcome.removed_citations = grounder.removed_citations
+        kept = [v for v in verdicts if v.supported]
+        grounding = Grounding(
+            sentences=len(verdicts),
+            kept=len(kept),
+            attributed=sum(v.attributed for v in kept),
+            removed=[
+                RemovedSentence(text=v.sentence, reason=v.reason)
+                for v in verdicts
+                if not v.supported
+            ],
         )
+        text = join_sentences(v.text for v in kept)
+        cited = list(dict.fromkeys(i for v in kept for i in v.cited))
+        citations = [self.service.citation(grounder.asset(i)) for i in cited]
+        standalone_query = standalone if standalone != message else base.standalone_query
+        fallback = not kept
+        if result is not None and kept:
+            prompt_text = "\n".join(str(m.content) for m in messages)
+            members = check_members(text, result, packed, known_text=f"{prompt_text}\n{message}")
+            fallback = not members.ok
+        if fallback:
+            outcome.replaced = True
+            grounding.fallback = True
+            note = FALLBACK_NOTE if not kept else MEMBERS_NOTE
+            final = base.model_copy(
+                update={
+                    "query": message,
+                    "text": f"{note}\n\n{base.text}",
+                    "standalone_query": standalone_query,
+                    "grounding": grounding,
+                }
+            )
+            # Nothing was shown as final yet: an entity answer settles only here, and any
+            # other answer falls back only when no sentence was kept (so none was streamed).
+            yield from self._emit_final(final, final.text, final.citations, stream_text=stream)
+            return
         final = Answer(
             query=message,
             text=text,
             citations=citations,
             result=result,
-            standalone_query=standalone if standalone != message else base.standalone_query,
+            standalone_query=standalone_query,
+            grounding=grounding,
         )
-        yield from self._emit_final(final, text, citations, stream_text=False)
+        yield from self._emit_final(final, text, citations, stream_text=stream and not settle_early)
+
+    def _grounder(
+        self, access: Access, packed: Sequence[Asset], base: Answer, question: str
+    ) -> Grounder:
+        retrieved = {asset.id: asset for asset in packed}
+        retrieved_ids = set(retrieved) | {c.asset_id for c in base.citations}
+        extra = ""
+        if base.result is not None:
+            retrieved_ids |= {member.id for member in base.result.members}
+            extra = prompt.render_result(base.result) + f" {base.result.subject or ''}"
+
+        def resolve(asset_id: str) -> Asset | None:
+            if asset_id not in retrieved_ids:
+                return None
+            if asset_id not in retrieved:
+                try:  # fail closed: anything not already fetched under `access` is re-checked
+                    retrieved[asset_id] = self.service.get_asset(asset_id, access)
+                except NotFoundError:
+                    return None
+            return retrieved[asset_id]
+
+        return Grounder(packed, question, lambda i: resolve(i) is not None, resolve, extra=extra)
 
     def _emit_final(
         self, answer: Answer, text: str, citations: list[Citation], stream_text: bool
@@ -172,7 +287,10 @@ class Answerer:
     def _standalone(self, llm: LLM, message: str, turn: Turn) -> str:
         if not turn.history:
             return message
-        rewritten = llm.complete(prompt.rewrite_messages(turn.history, message)).strip()
+        # A withdrawn answer's note is about the answering, not the subject: the rewrite sees
+        # the answer that was given.
+        history = [(role, _without_note(text)) for role, text in turn.history]
+        rewritten = llm.complete(prompt.rewrite_messages(history, message)).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"').strip() if rewritten else ""
         # A model that rambles or drops the user's identifiers is worse than no rewrite.
         wanted = set(identifiers.query_candidates(message))
@@ -180,51 +298,6 @@ class Answerer:
         if not rewritten or len(rewritten) > self.settings.max_query_chars or not kept:
             return message
         return rewritten
-
-    def _checked(
-        self,
-        raw: str,
-        access: Access,
-        packed: Sequence[Asset],
-        base: Answer,
-        prompt_text: str,
-        message: str,
-        outcome: Outcome,
-    ) -> tuple[str, list[Citation]]:
-        retrieved = {asset.id: asset for asset in packed}
-        retrieved_ids = set(retrieved) | {c.asset_id for c in base.citations}
-        if base.result is not None:
-            retrieved_ids |= {member.id for member in base.result.members}
-
-        def permitted(asset_id: str) -> bool:
-            if asset_id not in retrieved_ids:
-                return False
-            if asset_id in retrieved:
-                return True
-            try:  # fail closed: anything not already fetched under `access` is re-checked
-                retrieved[asset_id] = self.service.get_asset(asset_id, access)
-            except NotFoundError:
-                return False
-            return True
-
-        check = verify_citations(raw, permitted)
-        outcome.removed_citations = check.removed
-        text = check.text
-        citations = [self.service.citation(retrieved[asset_id]) for asset_id in check.cited]
-        if base.result is not None:
-            members = check_members(
-                text, base.result, packed, known_text=f"{prompt_text}\n{message}"
-            )
-            if not members.ok:
-                outcome.replaced = True
-                return base.text, base.citations
-        if not text:
-            outcome.replaced = True
-            return base.text, base.citations
-        if not citations:
-            # Uncited prose is unverifiable; the retriever's sources back the same question.
-            citations = base.citations
-        return text, citations
 
 
 def _fits(result: EntityResult, budget: int) -> bool:
@@ -236,6 +309,25 @@ def _ids(citations: Sequence[Citation], result: EntityResult | None) -> list[str
     if result is not None:
         ids += [m.id for m in result.members]
     return list(dict.fromkeys(ids))
+
+
+def _without_note(text: str) -> str:
+    for note in (FALLBACK_NOTE, MEMBERS_NOTE):
+        if text.startswith(note):
+            return text[len(note) :].lstrip()
+    return text
+
+
+def _joined(before: str, sentence: str) -> str:
+    """The next settled sentence as a token: separated from what was streamed before it the way
+    `join_sentences` joins the final text, so the tokens add up to `answer.text`."""
+    if not before:
+        return sentence
+    return join_sentences(["x", sentence])[1:]
+
+
+def _retraction(verdict: Verdict) -> dict[str, str]:
+    return {"text": verdict.sentence, "reason": verdict.reason}
 
 
 def _pieces(text: str) -> list[str]:

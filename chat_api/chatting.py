@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WireEvent:
-    """One Server-Sent Event: `event` is token, citation, result, done or error."""
+    """One Server-Sent Event: `event` is result, provisional, token, retract, citation, done or
+    error."""
 
     event: str
     data: dict[str, Any]
@@ -66,8 +67,10 @@ def events(
     try:
         answerer = state.answerer
         for event in answerer.events(request.message, access, turn, outcome, stream=True):
-            if event.name == "token":
-                yield WireEvent("token", {"text": event.data})
+            if event.name in ("token", "provisional"):
+                yield WireEvent(event.name, {"text": event.data})
+            elif event.name == "retract":
+                yield WireEvent("retract", event.data)
             elif event.name in ("citation", "result"):
                 yield WireEvent(event.name, event.data.model_dump(mode="json"))
             else:

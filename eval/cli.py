@@ -1,4 +1,5 @@
-"""`labsearch eval beir|lab`: retrieval quality on a BEIR dataset and on the demo lab."""
+"""`labsearch eval beir|lab|faithfulness`: retrieval quality on a BEIR dataset and on the demo
+lab; faithfulness of generated answers to their citations."""
 
 from __future__ import annotations
 
@@ -213,6 +214,78 @@ def _print_real(summary: dict, *, quiet: bool) -> bool:
                 _table(f"real lab metadata, {axis.replace('_', ' ')}", ["", *REAL_COLUMNS], rows)
             )
     return summary["all"].get("false_complete", 0) == 0 and summary["all"].get("leaks", 0) == 0
+
+
+FAITHFULNESS_COLUMNS = [
+    "answers",
+    "sentences",
+    "supported_raw",
+    "supported_final",
+    "uncited_final",
+    "fallback",
+    "citation_precision",
+    "citation_recall",
+    "seconds_per_answer",
+]
+
+
+@app.command()
+def faithfulness(
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend",
+            help="scripted, local or bedrock (repeatable; default: scripted and local).",
+        ),
+    ] = None,
+    question_set: Annotated[
+        str, typer.Option("--set", help="demo, real, or all (the labelled questions' sources).")
+    ] = "all",
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where the labs' indexes are built and reused.")
+    ] = None,
+    real_data: Annotated[
+        Path | None, typer.Option("--real-data", help="Real lab metadata (LABSEARCH_REALDATA).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Ask only the first N questions.")] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Generated answers against their citations: supported sentences, citation P/R, per model."""
+    from eval.faithfulness import BACKENDS, evaluate_faithfulness, results_json
+
+    backends = backend or ["scripted", "local"]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or question_set not in ("demo", "real", "all"):
+        _fail(LabsearchError(f"choose --backend from {BACKENDS} and --set demo, real or all"))
+    sources = {"demo", "real"} if question_set == "all" else {question_set}
+    settings = get_settings()
+    try:
+        run = evaluate_faithfulness(
+            settings,
+            directory or settings.cache_dir / "eval-faithfulness",
+            backends,
+            sources=sources,
+            real_data=real_data,
+            limit=limit,
+            progress=lambda m: err.print(m, highlight=False, markup=False, soft_wrap=True),
+        )
+    except LabsearchError as error:
+        _fail(error)
+    report = results_json(run)
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    rows = [[name, *(m[c] for c in FAITHFULNESS_COLUMNS)] for name, m in run.summary.items()]
+    out.print(_table("faithfulness of generated answers", ["backend", *FAITHFULNESS_COLUMNS], rows))
+    if "scripted" in run.summary:
+        m = run.summary["scripted"]
+        out.print(
+            f"scripted: planted hallucinations removed {m['planted_removed']}, "
+            f"true sentences kept {m['true_kept']}"
+        )
+    for name, why in run.skipped.items():
+        out.print(f"{name}: skipped ({why})", highlight=False)
+    out.print(f"timings (s): {run.timings}")
 
 
 @app.command("export-feedback")

@@ -43,7 +43,9 @@ from labsearch.models import (
     AssetResponse,
     AuthConfig,
     ChatDone,
+    ChatProvisional,
     ChatResponse,
+    ChatRetract,
     ChatToken,
     Citation,
     Conversation,
@@ -94,7 +96,9 @@ class Credential:
 
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "provisional": ChatProvisional,
     "token": ChatToken,
+    "retract": ChatRetract,
     "citation": Citation,
     "result": EntityResult,
     "done": ChatDone,
@@ -104,11 +108,14 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 
 @dataclass
 class StreamEvent:
-    """One Server-Sent Event of POST /v1/chat: token, citation, result, done or error.
+    """One Server-Sent Event of POST /v1/chat: result, provisional, token, retract, citation,
+    done or error.
 
-    `data` is the event's JSON; `value` the same parsed into its model: ChatToken, Citation,
-    EntityResult (the complete structured result, before any text), ChatDone (the final
-    ChatResponse) or ErrorBody (answering failed midway)."""
+    `data` is the event's JSON; `value` the same parsed into its model: ChatToken (checked text
+    of the answer), ChatProvisional (a model's text not checked yet: replaces the previous
+    provisional text), ChatRetract (a generated sentence its sources do not support: dropped),
+    Citation, EntityResult (the complete structured result, before any text), ChatDone (the
+    final ChatResponse) or ErrorBody (answering failed midway)."""
 
     event: str
     data: dict[str, Any]

@@ -202,6 +202,28 @@ class EntityResult(BaseModel):
     )
 
 
+class RemovedSentence(BaseModel):
+    text: str = Field(description="The generated sentence as the model wrote it.")
+    reason: str = Field(description="Why its cited assets do not support it.")
+
+
+class Grounding(BaseModel):
+    """How a generated answer fared in the sentence-level check against its cited assets."""
+
+    sentences: int = Field(description="Sentences the model wrote.")
+    kept: int = Field(description="Sentences kept: each cites assets whose text supports it.")
+    attributed: int = Field(
+        default=0,
+        description="Kept sentences whose citation the check found (the model's was "
+        "missing or did not support them).",
+    )
+    removed: list[RemovedSentence] = Field(default_factory=list)
+    fallback: bool = Field(
+        default=False,
+        description="No sentence survived: the text is the extractive answer, saying so.",
+    )
+
+
 class Answer(BaseModel):
     query: str
     text: str
@@ -209,6 +231,9 @@ class Answer(BaseModel):
     result: EntityResult | None = None
     standalone_query: str | None = Field(
         default=None, description="The follow-up as rewritten into a standalone question."
+    )
+    grounding: Grounding | None = Field(
+        default=None, description="Set when a language model wrote the text (not extractive)."
     )
 
 
@@ -241,6 +266,20 @@ class ChatToken(BaseModel):
     """A `token` event of a streamed chat: the next piece of the answer's text."""
 
     text: str
+
+
+class ChatProvisional(BaseModel):
+    """A `provisional` event: the model's text that is not checked yet (it replaces the previous
+    provisional text; show it as provisional). A `token` or `retract` settles it."""
+
+    text: str
+
+
+class ChatRetract(BaseModel):
+    """A `retract` event: a generated sentence failed its check and is not part of the answer."""
+
+    text: str
+    reason: str
 
 
 class ChatDone(ChatResponse):

@@ -228,10 +228,12 @@ def ask(
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Answer a question from the index, with citations (extractive: no LLM needed)."""
+    """Answer a question from the index, with citations. Extractive (no LLM) unless
+    LABSEARCH_LLM names a model, as for the API: then every sentence is checked against the
+    assets it cites."""
     settings = _settings()
     try:
-        answer = _service(settings).answer(question, _access(settings, as_user))
+        answer = _answer(settings, question, _access(settings, as_user))
     except LabsearchError as error:
         _fail(error)
     if as_json:
@@ -240,11 +242,32 @@ def ask(
     print_answer(answer)
 
 
+def _answer(settings: Settings, question: str, access: Access) -> Answer:
+    """The answer the API would give: the same answerer, with the configured model if any."""
+    service = _service(settings)
+    if settings.llm == "extractive":
+        return service.answer(question, access)
+    from chat_api.answering import Answerer, Outcome, Turn
+    from chat_api.llm import build_llm
+
+    return Answerer(service, settings, build_llm(settings)).answer(
+        question, access, Turn(), Outcome()
+    )
+
+
 def print_answer(answer: Answer) -> None:
     out.print(answer.text, markup=False, highlight=False)
     if answer.result is not None:
         status = "complete" if answer.result.complete else "incomplete"
         out.print(f"\n[bold]{answer.result.count}[/] members ({status} result)")
+    grounding = answer.grounding
+    if grounding is not None and grounding.removed:
+        out.print(
+            f"\n({len(grounding.removed)} of {grounding.sentences} generated sentences removed: "
+            "their cited assets do not support them)",
+            markup=False,
+            highlight=False,
+        )
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for number, c in enumerate(answer.citations, start=1):

@@ -16,6 +16,7 @@ from api_fixtures import (
     B_NOTE,
     B_RUN_NEW,
     B_RUN_OLD,
+    B_SAMPLE,
     BOB,
     INJECTION,
     LAB_A_IDS,
@@ -23,6 +24,7 @@ from api_fixtures import (
     api_settings,
     build_service,
     converse_stream_events,
+    corpus,
     encode_event_stream,
     sse_events,
 )
@@ -38,6 +40,7 @@ from chat_api.llm.bedrock import bedrock_model
 from chat_api.llm.scripted import ScriptedChatModel
 
 RUNS_QUESTION = "which runs used sample KID-0007?"
+BOB_VISIBLE = {a.id for a in corpus() if {"lab-b", "public"} & set(a.groups)}
 
 
 @pytest.fixture(scope="module")
@@ -79,18 +82,19 @@ def chat(client: TestClient, message: str, **extra) -> dict:
 def test_unknown_and_forbidden_citations_are_removed(setup):
     script = Script(
         lambda m: (
-            f"KID-0007 is a mouse kidney sample [{context_ids(m)[0]}]. It also appears in "
-            f"[{A_RUN_NEW}] and [quilt:s3://nowhere#made-up] and "
-            f"[{context_ids(m)[0]}; {A_RUN_NEW}]."
+            f"KID-0007 is a mouse kidney tissue sample [{B_SAMPLE}]. It was collected for "
+            f"ATAC-seq [{A_RUN_NEW}] and [quilt:s3://nowhere#made-up] and "
+            f"[{B_SAMPLE}; {A_RUN_NEW}]."
         )
     )
     body = chat(client_with(setup, script), "what is sample KID-0007?")
     answer = body["answer"]
-    first = context_ids(script.prompts[-1])[0]
-    assert [c["asset_id"] for c in answer["citations"]] == [first]
+    assert [c["asset_id"] for c in answer["citations"]] == [B_SAMPLE]
     assert A_RUN_NEW not in answer["text"] and "made-up" not in answer["text"]
-    assert answer["text"].startswith(f"KID-0007 is a mouse kidney sample [{first}].")
-    assert f"[{first}]." in answer["text"]
+    assert answer["text"] == (
+        f"KID-0007 is a mouse kidney tissue sample [{B_SAMPLE}]. It was collected for "
+        f"ATAC-seq and and [{B_SAMPLE}]."
+    )
 
 
 def test_the_prompt_holds_only_permitted_assets_within_the_budget(setup):
@@ -138,24 +142,33 @@ def test_entity_answer_that_changes_the_members_falls_back_to_extractive(setup, 
     body = chat(client, RUNS_QUESTION)
     extractive = TestClient(create_app(setup[0].with_overrides(llm="extractive"), setup[1]))
     expected = chat(extractive, RUNS_QUESTION)["answer"]
-    assert body["answer"]["text"] == expected["text"]
+    # The extractive answer, saying that it replaces the model's.
+    assert body["answer"]["text"].startswith("The generated answer was withdrawn")
+    assert body["answer"]["text"].endswith("\n\n" + expected["text"])
+    assert body["answer"]["grounding"]["fallback"] is True
     assert body["answer"]["citations"] == expected["citations"]
     assert body["answer"]["result"] == expected["result"]
 
 
 def test_streaming_reports_replacement_and_the_retrievers_result_first(setup):
-    client = client_with(setup, Script(lambda m: f"Only raw/kidney-atac-2024 [{B_RUN_NEW}]."))
+    raw = f"Only raw/kidney-atac-2024 [{B_RUN_NEW}]."
+    client = client_with(setup, Script(lambda m: raw))
     with client.stream(
         "POST", "/v1/chat", json={"message": RUNS_QUESTION, "stream": True}, headers=BOB
     ) as response:
         events = sse_events(response.read().decode())
     names = [name for name, _ in events]
     assert names[0] == "result" and names[-1] == "done"
+    # An entity answer is provisional until its members are checked: the model's text arrives
+    # as `provisional` only, and the tokens are the checked (here: replaced) answer.
+    provisional = [data["text"] for name, data in events if name == "provisional"]
+    assert provisional[-1] == raw
+    assert names.index("token") > max(i for i, n in enumerate(names) if n == "provisional")
     streamed = "".join(data["text"] for name, data in events if name == "token")
-    assert streamed == f"Only raw/kidney-atac-2024 [{B_RUN_NEW}]."
     done = events[-1][1]
     assert done["replaced"] is True
-    assert done["answer"]["text"] != streamed
+    assert done["answer"]["text"] == streamed
+    assert raw not in streamed
     assert {m["id"] for m in done["answer"]["result"]["members"]} == {B_RUN_NEW, B_RUN_OLD}
     citations = [data["asset_id"] for name, data in events if name == "citation"]
     assert citations == [c["asset_id"] for c in done["answer"]["citations"]]
@@ -174,8 +187,14 @@ def test_injected_instructions_change_neither_visibility_nor_citations(setup):
     assert INJECTION in prompt_text  # the note was retrieved, as data inside <assets>
     assert prompt_text.index("<assets>") < prompt_text.index(INJECTION)
     assert prompt_text.index(INJECTION) < prompt_text.index("</assets>")
-    assert [c["asset_id"] for c in body["answer"]["citations"]] == [B_NOTE]
-    assert not any(asset_id in body["answer"]["text"] for asset_id in LAB_A_IDS)
+    # Both sentences fail their check (lab A's ids are no citations bob may have; "Notes" is
+    # not what the note says): the answer falls back to the search answer, saying so.
+    answer = body["answer"]
+    assert answer["grounding"]["kept"] == 0 and answer["grounding"]["fallback"] is True
+    assert answer["text"].startswith("The generated answer was withdrawn")
+    assert {c["asset_id"] for c in answer["citations"]} <= BOB_VISIBLE
+    assert not any(asset_id in answer["text"] for asset_id in LAB_A_IDS)
+    assert "LIV-0042" not in answer["text"]
 
 
 def test_follow_up_is_rewritten_by_the_model(setup):
@@ -226,7 +245,7 @@ def bedrock_app(setup, client) -> TestClient:
 
 def test_bedrock_converse(setup):
     client = bedrock_client()
-    text = f"KID-0007 is a mouse kidney tissue sample collected for ATAC-seq [{B_NOTE}]."
+    text = f"KID-0007 is a mouse kidney tissue sample collected for ATAC-seq [{B_SAMPLE}]."
     with Stubber(client) as stubber:
         stubber.add_response(
             "converse",
@@ -246,7 +265,7 @@ def test_bedrock_converse(setup):
         body = chat(bedrock_app(setup, client), "what is sample KID-0007?")
         stubber.assert_no_pending_responses()
     assert body["answer"]["text"] == text
-    assert [c["asset_id"] for c in body["answer"]["citations"]] == [B_NOTE]
+    assert [c["asset_id"] for c in body["answer"]["citations"]] == [B_SAMPLE]
 
 
 def stubber_any_text():
@@ -284,9 +303,11 @@ def test_bedrock_converse_stream_from_a_recorded_event_sequence(setup):
     ) as response:
         events = sse_events(response.read().decode())
     assert seen and seen[0].endswith("/converse-stream")
+    # The model's pieces arrive as provisional text; the checked answer as tokens.
+    provisional = [data["text"] for name, data in events if name == "provisional"]
+    assert provisional[-1] == "".join(pieces)
     tokens = [data["text"] for name, data in events if name == "token"]
-    assert tokens == pieces
     done = events[-1][1]
     assert done["replaced"] is False
-    assert done["answer"]["text"] == "".join(pieces)
+    assert done["answer"]["text"] == "".join(pieces) == "".join(tokens)
     assert {c["asset_id"] for c in done["answer"]["citations"]} == {B_RUN_NEW, B_RUN_OLD}

@@ -74,6 +74,16 @@ def test_search_json_is_the_api_model(indexed):
     assert response["hits"][0]["links"]["eln_url"] == "https://eln.lab/7"
 
 
+def test_ask_answers_through_the_configured_language_model(indexed, monkeypatch):
+    # The same answerer as the API: with LABSEARCH_LLM set, `ask` calls that model (here an
+    # OpenAI-compatible server that is not running, so the call fails with what to fix).
+    monkeypatch.setenv("LABSEARCH_LLM", "openai")
+    monkeypatch.setenv("LABSEARCH_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    result = invoke("ask", "what was done with dexamethasone?", "--as-user", "alice")
+    assert result.exit_code == 2, result.output
+    assert "language model openai:local failed" in " ".join(result.output.split())
+
+
 def test_ask_json_gives_the_complete_result(indexed):
     result = invoke("ask", "which runs used sample LIV-0042?", "--as-user", "alice", "--json")
     answer = json.loads(result.stdout)

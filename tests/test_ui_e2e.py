@@ -9,9 +9,13 @@ citations link to the ELN. The screenshot goes to artifacts/ui-e2e.png.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from scripted_api import INVENTED, SUPPORTED
 from ui_demo import api_server, build_demo, ui_server
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +46,16 @@ def servers(demo, tmp_path_factory):
         yield api, ui
 
 
-@pytest.fixture
-def page(servers):
+@pytest.fixture(scope="module")
+def scripted_servers(demo, tmp_path_factory):
+    """The API with a slow scripted model that plants an unsupported sentence, and its UI."""
+    logs = tmp_path_factory.mktemp("ui-e2e-scripted-logs")
+    with api_server(demo, logs, scripted=True) as api, ui_server(api, logs) as ui:
+        yield api, ui
+
+
+@contextmanager
+def browser_page(url: str) -> Iterator[Any]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -53,9 +65,15 @@ def page(servers):
         context = browser.new_context(viewport={"width": 1400, "height": 1250})
         page = context.new_page()
         page.set_default_timeout(ANSWER_TIMEOUT_MS)
-        page.goto(servers[1])
+        page.goto(url)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(servers):
+    with browser_page(servers[1]) as page:
+        yield page
 
 
 def ask(page, question: str) -> None:
@@ -170,3 +188,25 @@ def test_a_runs_row_opens_its_files(page, demo):
     # The run's package entries, each with Download and Preview through the API.
     page.get_by_text(".fastq.gz").first.wait_for()
     assert page.get_by_role("button", name="Download").count() >= 2
+
+
+def test_unchecked_text_is_provisional_and_an_unsupported_sentence_is_retracted(scripted_servers):
+    with browser_page(scripted_servers[1]) as page:
+        page.get_by_text("Signed in as").wait_for()
+        ask(page, "what protocol do we use for RNA extraction from liver tissue?")
+        # While the model writes, its unchecked text is shown greyed under the "checking" label
+        page.get_by_text("Checking against the cited sources").wait_for()
+        # (in italics: <em>), the checked sentence above it in the answer's own style.
+        page.locator("em").filter(has_text="reverse transcription").first.wait_for()
+        page.get_by_text(SUPPORTED).first.wait_for()
+        assert page.locator("em").filter(has_text=SUPPORTED).count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-provisional.png"), full_page=True)
+        # ...and once the answer is done only the supported sentence is part of it.
+        page.get_by_role("button", name="Helpful").wait_for()
+        assert page.get_by_text("Checking against the cited sources").count() == 0
+        answer = page.get_by_test_id("stChatMessage").last
+        text = answer.inner_text()
+        assert SUPPORTED in text
+        assert INVENTED not in text
+        page.get_by_text("1 generated sentence removed").wait_for()

@@ -139,14 +139,24 @@ def serve(
 
 @contextmanager
 def api_server(
-    demo: Demo, logs: Path, home: Path | None = None, ready: int = 200, **env: str
+    demo: Demo,
+    logs: Path,
+    home: Path | None = None,
+    ready: int = 200,
+    scripted: bool = False,
+    **env: str,
 ) -> Iterator[str]:
     """`labsearch serve` on the demo config and a free port; yields its URL once /v1/readyz
-    answers `ready` (200, or 503 for a server whose search backend is meant to be down)."""
+    answers `ready` (200, or 503 for a server whose search backend is meant to be down).
+    `scripted`: the API with tests/scripted_api.py's slow scripted language model instead."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings_env = {"LABSEARCH_CONFIG": str(demo.config), "LABSEARCH_HOME": str(home or demo.home)}
     command = [sys.executable, "-m", "shell.cli", "serve", "--port", str(port)]
+    if scripted:
+        command = [sys.executable, str(REPO / "tests" / "scripted_api.py"), str(port)]
+        paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
     environment = _clean_env(**settings_env, **env)
     with serve(command, environment, f"{url}/v1/readyz", logs / f"api-{port}.log", ready):
         yield url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -38,10 +39,8 @@ def ask(question: str) -> None:
                 events = state.client().chat_stream(question, state.conversation_id())
                 # The complete result arrives before the text: show its table at once, above
                 # the text still streaming in.
-                early_table = st.empty()
-                text = st.empty()
-                pieces = _tokens(events, outcome, early_table)
-                text.write_stream(pieces)
+                slots = Slots(table=st.empty(), text=st.empty(), provisional=st.empty())
+                _stream(events, outcome, slots)
         except LabsearchError as exc:
             show_error(exc)
             return
@@ -57,16 +56,34 @@ def ask(question: str) -> None:
     st.rerun()
 
 
-def _tokens(events: Iterator[Any], outcome: dict[str, Any], table_slot: Any) -> Iterator[str]:
-    """The text pieces for st.write_stream; `done` and `error` are kept in `outcome`, and a
-    `result` is drawn into `table_slot` as soon as it arrives."""
+@dataclass
+class Slots:
+    table: Any
+    text: Any
+    provisional: Any
+
+
+def _stream(events: Iterator[Any], outcome: dict[str, Any], slots: Slots) -> None:
+    """Draw the events as they come: `token`s are checked text and join the answer;
+    `provisional` text (not yet checked against its sources) is drawn apart, greyed and
+    labelled, until a `token` or `retract` settles it. `done` and `error` are kept in
+    `outcome`; a `result` is drawn into its table slot at once."""
+    settled = ""
     for event in events:
         if event.event == "token":
-            yield event.data.get("text", "")
+            settled += event.data.get("text", "")
+            slots.text.markdown(settled)
+            slots.provisional.empty()
+        elif event.event == "provisional":
+            with slots.provisional.container():
+                answer.provisional(event.data.get("text", ""))
+        elif event.event == "retract":
+            slots.provisional.empty()
         elif event.event == "result":
-            with table_slot.container():
+            with slots.table.container():
                 entity_table.render(event.data, "streaming")
         elif event.event in ("done", "error"):
+            slots.provisional.empty()
             outcome[event.event] = event.data
         # `citation`s arrive again, verified, inside `done`; drawn after the rerun.
 

@@ -23,14 +23,18 @@ def build_llm(settings: Settings) -> LLM | None:
         from chat_api.llm.openai import openai_model
 
         return LLM(openai_model(settings), name=f"openai:{settings.openai_model}")
-    from chat_api.llm.local import PROMPT_TOKENS, local_model, local_model_path
+    from chat_api.llm.local import COMPACT_PROMPT_TOKENS, local_model, local_model_path
+    from chat_api.prompt import compact_prefix
 
-    return LLM(
+    llm = LLM(
         local_model(settings),
         name=f"local:{local_model_path(settings).name}",
-        context_tokens=PROMPT_TOKENS,
+        context_tokens=COMPACT_PROMPT_TOKENS,
         serialize=True,
+        compact=True,
     )
+    llm.warm(compact_prefix())
+    return llm
 
 
 __all__ = ["LLM", "build_llm"]

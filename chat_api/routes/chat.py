@@ -10,10 +10,14 @@ from labsearch.models import ChatRequest, ChatResponse, ErrorBody
 router = APIRouter(tags=["chat"])
 
 STREAM_DOC = """With `stream: true` the answer arrives as Server-Sent Events:
-`result` (the retriever's structured entity result, before any text), `token` ({"text"}),
-`citation` (one verified Citation each), then `done` (the same object as the JSON response plus
-`replaced`: true when the streamed text failed verification and `answer.text` replaces it), or
-`error` ({"error", "detail"}) if answering fails midway."""
+`result` (the retriever's structured entity result, before any text); with a language model,
+`provisional` ({"text"}: the model's text not yet checked against its sources; each replaces the
+previous one; show it as provisional) and `retract` ({"text", "reason"}: a generated sentence
+the cited assets do not support, removed); `token` ({"text"}: checked text only, the tokens add
+up to `answer.text`); `citation` (one verified Citation each); then `done` (the same object as
+the JSON response plus `replaced`: true when the model's answer was withdrawn and `answer.text`
+is the extractive answer, saying so; `answer.grounding` tells what the check kept and removed),
+or `error` ({"error", "detail"}) if answering fails midway."""
 
 
 @router.post(
