@@ -279,22 +279,32 @@ class VectorCache:
     # ---------------------------------------------------------------- persistence
 
     def _save(self, path: Path) -> None:
-        """Write the index atomically beside the database; a read-only directory just means
-        the next process builds it again."""
+        """Write the indexes atomically beside the database; a read-only directory just means
+        the next process builds them again.
+
+        Layout: 8 bytes giving the length n of the faiss index, the index (faiss's own format,
+        streamed so no second copy is made in memory), then an .npz archive with the rest. A
+        reader checks the archive first and reads the index only when it belongs to the
+        database."""
         assert self._index is not None
         if not self.alive.all():
             self._compact()  # positions saved are the live rows, in order
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            np.savez(
-                temporary.open("wb"),
-                index=faiss.serialize_index(self._index),
-                rowids=self.rowids,
-                lengths=self.sparse.lengths[: self.size],
-                **self.sparse.state(),
-                info=np.array([self.generation, self.clustered_for], dtype=np.int64),
-                instance=np.array(self.instance or ""),
-            )
+            with temporary.open("wb") as out:
+                out.write(bytes(8))
+                faiss.write_index(self._index, faiss.PyCallbackIOWriter(out.write))
+                length = out.tell() - 8
+                np.savez(
+                    out,
+                    rowids=self.rowids,
+                    lengths=self.sparse.lengths[: self.size],
+                    info=np.array([self.generation, self.clustered_for], dtype=np.int64),
+                    instance=np.array(self.instance or ""),
+                    **self.sparse.state(),
+                )
+                out.seek(0)
+                out.write(length.to_bytes(8, "little"))
             os.replace(temporary, path)
             self.loaded_from_scratch = False
             self.saved_size = self.size
@@ -302,22 +312,26 @@ class VectorCache:
             temporary.unlink(missing_ok=True)
 
     def _load(self, path: Path, instance: str | None, generation: int) -> None:
-        """Start from the saved index if it belongs to this database and is not newer than
-        the snapshot; anything else is ignored (the index is then built from the database)."""
+        """Start from the saved indexes if they belong to this database and are not newer than
+        the snapshot; anything else is ignored (they are then built from the database)."""
         try:
-            with np.load(path) as saved:
-                if not instance or str(saved["instance"]) != instance:
-                    return
-                saved_generation, clustered_for = (int(x) for x in saved["info"])
-                if saved_generation > generation:
-                    return
-                index = faiss.deserialize_index(saved["index"])
-                rowids = saved["rowids"]
-                sparse = SparseIndex.from_state(
-                    {key: saved[key] for key in saved.files if key.startswith("sparse_")},
-                    saved["lengths"],
-                )
-        except (OSError, KeyError, ValueError, RuntimeError):
+            with path.open("rb") as saved_file:
+                length = int.from_bytes(saved_file.read(8), "little")
+                saved_file.seek(8 + length)
+                with np.load(saved_file) as saved:
+                    if not instance or str(saved["instance"]) != instance:
+                        return
+                    saved_generation, clustered_for = (int(x) for x in saved["info"])
+                    if saved_generation > generation:
+                        return
+                    rowids = saved["rowids"]
+                    sparse = SparseIndex.from_state(
+                        {key: saved[key] for key in saved.files if key.startswith("sparse_")},
+                        saved["lengths"],
+                    )
+                saved_file.seek(8)
+                index = faiss.read_index(faiss.PyCallbackIOReader(saved_file.read))
+        except (OSError, KeyError, ValueError, RuntimeError, EOFError):
             return
         self.clear()
         self._index = index
