@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # Retrieval
     # Hybrid fusion, tuned on SciFact's train split (docs/evaluation.md): a convex combination of
     # min-max normalised BM25 and cosine scores beat every reciprocal-rank setting tried.
-    fusion_method: Literal["rrf", "convex"] = "convex"
+    fusion_method: Literal["rrf", "convex", "zscore"] = "convex"
     bm25_weight: float = 0.6
     dense_weight: float = 0.4
     rrf_k: int = 60
