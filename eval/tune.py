@@ -65,6 +65,7 @@ def passage_vectors(embedder: Embedder, assets: list) -> tuple[np.ndarray, list[
         str(Path(resolve_model_path(embedder.model_name)) / "tokenizer.json")
     )
     tokenizer.no_truncation()
+    tokenizer.no_padding()  # tokenizer.json may pad: a count must be the text's own length
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False).ids)
