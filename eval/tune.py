@@ -23,7 +23,8 @@ import numpy as np
 
 from eval.beir import corpus_assets, index_corpus, load_beir
 from eval.metrics import mean, ndcg_at_k, recall_at_k
-from labsearch.embeddings import Embedder
+from eval.passages import max_passage_scores, passages
+from labsearch.embeddings import Embedder, resolve_model_path
 from labsearch.settings import Settings
 from labsearch.stores import fts_query
 from labsearch.stores.embedded import DB_NAME, EmbeddedStore
@@ -55,16 +56,50 @@ def bm25_lists(db: Path, queries: dict[str, str], weights: tuple[float, ...]) ->
     return lists
 
 
+def passage_vectors(embedder: Embedder, assets: list) -> tuple[np.ndarray, list[int]]:
+    """Vectors of the passages of every asset longer than the model's window, and the index of
+    the asset each belongs to."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(
+        str(Path(resolve_model_path(embedder.model_name)) / "tokenizer.json")
+    )
+    tokenizer.no_truncation()
+    tokenizer.no_padding()  # tokenizer.json may pad: a count must be the text's own length
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    texts, owners = [], []
+    for number, asset in enumerate(assets):
+        for passage in passages(asset.title, asset.text, count):
+            texts.append(passage)
+            owners.append(number)
+    vectors = embedder.embed(texts)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    print(f"# {len(texts)} passages of {len(set(owners))} long documents")
+    return vectors, owners
+
+
 def dense_lists(
-    embedder: Embedder, assets: list, queries: dict[str, str], max_chars: int | None
+    embedder: Embedder,
+    assets: list,
+    queries: dict[str, str],
+    max_chars: int | None,
+    with_passages: bool = False,
 ) -> dict[str, list]:
     matrix = embedder.embed([a.embedding_text(max_chars) for a in assets])
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    parts, owners = passage_vectors(embedder, assets) if with_passages else (None, [])
     ids = [a.metadata["beir_id"] for a in assets]
     query_vectors = embedder.embed(list(queries.values()))  # cached too, unlike embed_query
     lists = {}
     for qid, vector in zip(queries, query_vectors, strict=True):
-        scores = matrix @ (vector / np.linalg.norm(vector))
+        vector = vector / np.linalg.norm(vector)
+        if parts is None:
+            scores = matrix @ vector
+        else:
+            scores = max_passage_scores(matrix, parts, owners, vector)
         top = np.argsort(-scores, kind="stable")[:DEPTH]
         lists[qid] = [(ids[i], float(scores[i])) for i in top]
     return lists
@@ -99,14 +134,14 @@ def grid(bm25: dict, dense: dict, qrels: dict) -> list[dict]:
                 }
                 | score(ranked, qrels)
             )
-        for alpha in np.round(np.arange(0.2, 0.71, 0.05), 2):
+        for method, alpha in itertools.product(
+            ("convex", "zscore"), np.round(np.arange(0.2, 0.71, 0.05), 2)
+        ):
             weights = [float(alpha), float(1 - alpha)]
-            ranked = {
-                q: [k for k, _ in fuse([cut_b[q], cut_d[q]], weights, "convex")] for q in qrels
-            }
+            ranked = {q: [k for k, _ in fuse([cut_b[q], cut_d[q]], weights, method)] for q in qrels}
             rows.append(
                 {
-                    "method": "convex",
+                    "method": method,
                     "candidates": candidates,
                     "bm25_weight": weights[0],
                     "dense_weight": round(weights[1], 2),
@@ -121,6 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--split", default="train")
     parser.add_argument("--out", type=Path, help="write every grid row as JSON lines here")
+    parser.add_argument(
+        "--passages", action="store_true", help="max-passage dense scores (eval/passages.py)"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     dataset = load_beir(args.directory, args.split)
@@ -131,7 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         store = EmbeddedStore.open(Path(home), settings.model, embedder.dimension, recreate=True)
         index_corpus(store, embedder, assets, settings.embed_max_chars)
         store.close()
-        dense = dense_lists(embedder, assets, dataset.queries, settings.embed_max_chars)
+        dense = dense_lists(
+            embedder, assets, dataset.queries, settings.embed_max_chars, args.passages
+        )
         bm25_by_weights = {
             w: bm25_lists(Path(home) / DB_NAME, dataset.queries, w) for w in COLUMN_WEIGHTS
         }
@@ -155,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     rows.sort(key=lambda r: -r["ndcg@10"])
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    for method in ("rrf", "convex"):
+    for method in ("rrf", "convex", "zscore"):
         print(f"# best {method}:")
         for row in [r for r in rows if r["method"] == method][:5]:
             print(json.dumps(row))  # fmt: skip

@@ -16,7 +16,9 @@ from eval.beir import evaluate_beir
 
 pytestmark = pytest.mark.slow
 
-FLOOR = 0.72  # issue 3: hybrid nDCG@10 on the SciFact test split
+# Hybrid nDCG@10 on the SciFact test split: 0.72 since issue 3; raised by issue 22's z-score
+# fusion, which measured 0.7379 (docs/evaluation.md, "Options").
+FLOOR = 0.73
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,8 @@ def test_hybrid_keeps_the_floor(scifact_run) -> None:
     assert scifact_run.queries == 300 and scifact_run.documents == 5183
     assert hybrid["ndcg@10"] >= FLOOR, (
         f"hybrid nDCG@10 {hybrid['ndcg@10']} < {FLOOR} with embed_max_chars="
-        f"{scifact_run.embed_max_chars} (docs/evaluation.md: 300 -> 0.7146, 600 -> 0.7223, full "
-        f"text -> 0.7307): {scifact_run.metrics}"
+        f"{scifact_run.embed_max_chars} and fusion {scifact_run.fusion} (docs/evaluation.md: "
+        f"z-score 0.6/0.4 -> 0.7379, convex 0.6/0.4 -> 0.7283): {scifact_run.metrics}"
     )
 
 

@@ -10,7 +10,7 @@ from eval.beir import load_beir
 from eval.lab import KeyMap, owner_groups
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k, set_scores
 from labsearch.errors import ConfigError, InvalidRequestError
-from labsearch.stores.fusion import fuse, min_max
+from labsearch.stores.fusion import fuse, min_max, z_scores
 
 
 def test_ndcg_binary_hand_computed():
@@ -86,8 +86,26 @@ def test_convex_min_max_hand_computed():
     assert [key for key, _ in order] == ["a", "c"]
 
 
+def test_zscore_hand_computed():
+    # mean 8, population standard deviation sqrt(32/3): z = +-sqrt(3/2) and 0
+    z = 1.5**0.5
+    values, floor = z_scores([("a", 12.0), ("b", 8.0), ("c", 4.0)])
+    assert values == pytest.approx({"a": z, "b": 0.0, "c": -z}) and floor == pytest.approx(-z)
+    # One candidate (or equal scores) has no spread: it counts as the list's best, as in min-max.
+    assert z_scores([("a", 7.0)]) == ({"a": 1.0}, 0.0)
+    assert z_scores([]) == ({}, 0.0)
+    bm25 = [("a", 12.0), ("b", 8.0), ("c", 4.0)]
+    dense = [("c", 0.9), ("b", 0.7), ("d", 0.5)]
+    fused = fuse([bm25, dense], [0.3, 0.7], "zscore")
+    # A key missing from a list gets that list's lowest z-score (-z), not 0 (the mean).
+    assert dict(fused) == pytest.approx(
+        {"a": 0.3 * z - 0.7 * z, "b": 0.0, "c": -0.3 * z + 0.7 * z, "d": -z}
+    )
+    assert [key for key, _ in fused] == ["c", "b", "a", "d"]
+
+
 def test_unknown_fusion_method_is_a_config_error():
-    with pytest.raises(ConfigError, match="rrf, convex"):
+    with pytest.raises(ConfigError, match="rrf, convex, zscore"):
         fuse([[("a", 1.0)]], [1.0], "borda")
 
 

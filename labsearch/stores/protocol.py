@@ -60,8 +60,8 @@ class GroupsUpdate:
 @dataclass(frozen=True)
 class FusionSettings:
     """How BM25 and vector rankings are fused: `method` is "rrf" (weighted reciprocal-rank
-    fusion) or "convex" (weighted sum of min-max normalised scores); the math is in
-    labsearch/stores/fusion.py, shared by every store."""
+    fusion), "convex" (weighted sum of min-max normalised scores) or "zscore" (weighted sum of
+    z-scores); the math is in labsearch/stores/fusion.py, shared by every store."""
 
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
