@@ -358,7 +358,8 @@ class VectorCache:
         self, conn: sqlite3.Connection, sql: str, params: list[object]
     ) -> np.ndarray:
         """Rows whose key query `sql` (a column `k`) returns; cached until the next write."""
-        if self.snapshot != self.generation:  # a reader behind the cache: its own answer
+        if self.snapshot != self.generation or not MAX_CACHED_CONDITIONS:
+            # A reader behind the cache (or caching off): its own answer.
             return self.mask_of(keys(conn, sql, params))
         key = (sql, tuple(params))
         mask = self._conditions.get(key)
