@@ -358,6 +358,9 @@ def main() -> None:
         action="store_true",
         help="keep the saved in-memory indexes instead of timing a build from the database",
     )
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="build the index, report ingest, stop"
+    )
     parser.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = Settings()
@@ -368,6 +371,9 @@ def main() -> None:
         print(json.dumps(serve(settings, base, args.queries)))
         return
     report: dict[str, Any] = {"assets": args.assets, "ingest": build(settings, base, args.assets)}
+    if args.ingest_only:
+        print(json.dumps(report, indent=2))
+        return
     dimension = base["doc_vectors"].shape[1]
     report["vector_index"] = vector_index_times(
         settings, dimension, base["query_vectors"][0], rebuild=not args.reuse_vectors
