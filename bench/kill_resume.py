@@ -131,15 +131,15 @@ def indexer_kills(args: argparse.Namespace, root: Path, uri: str) -> dict[str, A
     for number in range(args.kills):
         before = state(faulted, uri)[0]
         # A random point of the write phase: after a random number of new assets (up to a
-        # quarter of what is left, so the kills spread over the whole run), or, once nearly
+        # sixth of what is left, so 20 kills spread over the whole run), or, once nearly
         # everything is written, a random moment of a run that has little left to do.
-        target = before + rng.randint(1, max(1, (total - before) // 4))
+        target = before + rng.randint(1, max(1, (total - before) // 6))
         started = time.monotonic()
         process = subprocess.Popen(
             index_command(uri), env=env_for(faulted), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        late = rng.uniform(clean["first_write"] * 0.5, clean["seconds"])
+        late = rng.uniform(1.0, clean["first_write"] * 0.9)
         while process.poll() is None and time.monotonic() - started < 600:
             count = state(faulted, uri)[0]
             if count >= target and count < total:
@@ -201,8 +201,25 @@ class Node:
         subprocess.run([str(NODE), command], env=self.env, check=True, capture_output=True)
 
     def kill(self) -> None:
-        pid = int((self.directory / "opensearch.pid").read_text())
-        os.kill(pid, signal.SIGKILL)
+        self.pid = int((self.directory / "opensearch.pid").read_text())
+        os.kill(self.pid, signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Start again once the killed JVM is gone (it still holds the data directory's lock
+        for a moment after SIGKILL)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        for _attempt in range(3):
+            result = subprocess.run([str(NODE), "start"], env=self.env, capture_output=True)
+            if result.returncode == 0:
+                return
+            time.sleep(5)
+        raise RuntimeError(f"the node did not start again: {result.stdout!r} {result.stderr!r}")
 
 
 def killing_bulk(original: Any, target: int, node: Node) -> Any:
@@ -243,7 +260,7 @@ def node_kills(args: argparse.Namespace, root: Path, uri: str) -> dict[str, Any]
             first = indexer.index(uri)
             indexer.close()
             store.close()
-            node.run("start")
+            node.restart()
             store = open_store(settings, embedder.dimension)
             indexer = Indexer(settings, store, embedder, progress=None)
             second = indexer.index(uri)

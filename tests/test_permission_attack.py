@@ -63,6 +63,7 @@ ASSET_ROUTES = [
     ("GET", "/v1/manifest/{}"),
     ("GET", "/v1/record/{}"),
 ]
+SHARED_ROUTE_ENCODINGS = {"all", "keep-slash-colon", "double", "nul-suffix"}
 BACKENDS = ["embedded", pytest.param("opensearch", marks=pytest.mark.integration)]
 
 
@@ -151,7 +152,10 @@ def test_asset_routes_answer_forbidden_ids_exactly_as_missing_ones(world, http):
     for asset_id in world.forbidden_ids:
         twin = missing_twin(asset_id)
         for encoding, encode in ENCODINGS.items():
-            for method, route in ASSET_ROUTES:
+            # Every encoding on the asset route; the routes that share its id handling get
+            # the plain and the tricky ones (the suite's time budget, docs/reliability.md).
+            routes = ASSET_ROUTES if encoding in SHARED_ROUTE_ENCODINGS else ASSET_ROUTES[:1]
+            for method, route in routes:
                 kind = f"{route.split('/')[2]} id ({encoding})"
                 path, twin_path = route.format(encode(asset_id)), route.format(encode(twin))
                 forbidden = body_of(http.request(method, path, headers=BOB))
@@ -208,9 +212,10 @@ def test_free_text_in_every_mode_finds_only_bobs_assets(world, http):
     visible = world.visible_ids
     for query in QUERIES:
         for mode in ("hybrid", "bm25", "dense"):
+            facets = FACET_FIELDS[:8] if mode == "hybrid" else []  # counts ignore the mode
             response = http.post(
                 "/v1/search",
-                json={"query": query, "mode": mode, "size": 100, "facets": FACET_FIELDS[:8]},
+                json={"query": query, "mode": mode, "size": 100, "facets": facets},
                 headers=BOB,
             )
             kind = f"text {mode}"
@@ -504,7 +509,7 @@ def test_mcp(world, served):
                 missing = await read(session, f"labsearch://asset/{encode(twin)}")
                 names = (unquote(encode(asset_id)), unquote(encode(twin)), asset_id, twin)
                 tally.check_same("mcp asset resource", forbidden, missing, *names)
-        for spec in filter_probes(world.local_ids):
+        for spec in filter_probes(world.local_ids)[::2]:
             want = sorted(a.id for a in expected_visible(world.corpus, spec))
             out = await call(session, "search", {"query": "", "filters": spec, "size": 100})
             got = sorted(hit["id"] for hit in out["content"]["hits"])
