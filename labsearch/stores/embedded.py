@@ -155,7 +155,9 @@ class EmbeddedStore:
         self._conn = connection
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Every read connection and the thread it belongs to: worker threads come and go (a
+        # server's pool retires idle ones), and a gone thread's connection must be closed.
+        self._readers: dict[sqlite3.Connection, threading.Thread] = {}
         self._readers_lock = threading.Lock()
         # The vector cache is shared by every reader; it is refreshed and scanned under its lock
         # (a scan is one pass over a float32 matrix: milliseconds).
@@ -342,9 +344,13 @@ class EmbeddedStore:
         fresh.execute("PRAGMA query_only = ON")
         with self._readers_lock:
             if conn is not None:
-                self._readers.remove(conn)
+                self._readers.pop(conn, None)
                 conn.close()
-            self._readers.append(fresh)
+            for reader, thread in list(self._readers.items()):
+                if not thread.is_alive():
+                    del self._readers[reader]
+                    reader.close()
+            self._readers[fresh] = threading.current_thread()
         self._local.conn, self._local.path = fresh, target
         return fresh
 
