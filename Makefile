@@ -50,6 +50,9 @@ bench: venv
 	$(BIN)/python bench/index_vs_langchain.py --runs 40
 	$(BIN)/python bench/freshness.py --events 50 --backends embedded
 	$(BIN)/python bench/fairness.py --assets 20000
+	$(BIN)/python bench/fuzz.py
+	$(BIN)/python bench/load.py --minutes 5
+	$(BIN)/python bench/kill_resume.py --backend embedded --kills 20
 
 clean:
 	rm -rf .labsearch artifacts .pytest_cache

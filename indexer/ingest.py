@@ -77,6 +77,12 @@ class Writer:
             return []
         return sorted(set(groups) - self.groups)
 
+    def may_see(self, groups: Iterable[str]) -> bool:
+        """Whether a user in the writer's groups could read a record stored with `groups`."""
+        if self.groups is None:
+            return True
+        return Access.for_groups(self.groups).can_see(groups)
+
 
 @dataclass
 class IngestResult:
@@ -178,16 +184,23 @@ class Ingestor:
         """May the writer give the record its groups, and replace what is stored under its id?"""
         status = RecordStatus(record_id, "updated" if asset.id in existing else "created", asset.id)
         missing = writer.may_write(asset.groups)
-        if not missing and asset.id in existing:
-            stored = self.store.get_many([asset.id], _OPERATOR)
-            missing = writer.may_write(stored[0].groups) if stored else []
         if missing:
             status.status = "forbidden"
             status.detail = (
-                f"{writer.name} is not in group(s) {', '.join(missing)} the record names or is "
-                "stored with; push records only for your own groups"
+                f"{writer.name} is not in group(s) {', '.join(missing)} the record names; push "
+                "records only for your own groups"
             )
             status.field = "access_groups"
+        elif asset.id in existing:
+            stored = self.store.get_many([asset.id], _OPERATOR)
+            if stored and writer.may_write(stored[0].groups):
+                # The stored record's groups are not named: the writer may not even see it.
+                status.status = "forbidden"
+                status.detail = (
+                    f"{writer.name} may not replace the record stored under this id; push it "
+                    "under another id"
+                )
+                status.field = "id"
         return status
 
     def _write(self, pending: list[tuple[Asset, str, RecordStatus]]) -> None:
@@ -220,11 +233,13 @@ class Ingestor:
                 reason = "blank id" if not record_id else "the same id is upserted in this request"
                 statuses.append(RecordStatus(record_id, "invalid", None, reason, "delete"))
                 continue
-            if asset_id not in existing:
+            stored = self.store.get_many([asset_id], _OPERATOR) if asset_id in existing else []
+            missing = writer.may_write(stored[0].groups) if stored else []
+            if not stored or (missing and not writer.may_see(stored[0].groups)):
+                # A record the writer may neither change nor see answers as a missing one:
+                # "forbidden" would tell that it exists (and in which groups).
                 statuses.append(RecordStatus(record_id, "not_found", asset_id))
                 continue
-            stored = self.store.get_many([asset_id], _OPERATOR)
-            missing = writer.may_write(stored[0].groups) if stored else []
             if missing:
                 detail = f"{writer.name} is not in group(s) {', '.join(missing)} of the record"
                 statuses.append(RecordStatus(record_id, "forbidden", asset_id, detail))

@@ -202,7 +202,7 @@ def _file_name(response: httpx.Response, asset_id: str) -> str:
     return name or asset_id.rsplit("/", 1)[-1]
 
 
-def _unreachable(base_url: str, exc: Exception, midway: bool = False) -> ApiUnreachableError:
+def _unreachable(base_url: str, exc: Exception | str, midway: bool = False) -> ApiUnreachableError:
     if midway:
         return ApiUnreachableError(
             f"the labsearch API at {base_url} stopped answering ({exc}); retry shortly"
@@ -211,6 +211,13 @@ def _unreachable(base_url: str, exc: Exception, midway: bool = False) -> ApiUnre
         f"the labsearch API at {base_url} does not answer ({exc}); start it with "
         "`labsearch serve` or set LABSEARCH_API_URL"
     )
+
+
+def _check_ended(base_url: str, last: StreamEvent | None) -> None:
+    """A stream always ends with `done` or `error`; one that just stops was cut (the server or a
+    proxy closed it cleanly between events), which must not read as a finished answer."""
+    if last is None or last.event not in ("done", "error"):
+        raise _unreachable(base_url, "the answer stream ended before its last event", midway=True)
 
 
 def _event(sse: Any) -> StreamEvent:
@@ -284,10 +291,13 @@ class ApiClient:
                 if not source.response.is_success:
                     source.response.read()
                     raise_for_status(source.response)
+                last = None
                 for sse in source.iter_sse():
-                    yield _event(sse)
+                    last = _event(sse)
+                    yield last
         except httpx.TransportError as exc:
             raise _unreachable(self.base_url, exc, midway=True) from exc
+        _check_ended(self.base_url, last)
 
     # --- conversations and feedback ---------------------------------------------------------
 
@@ -414,10 +424,13 @@ class AsyncApiClient:
                 if not source.response.is_success:
                     await source.response.aread()
                     raise_for_status(source.response)
+                last = None
                 async for sse in source.aiter_sse():
-                    yield _event(sse)
+                    last = _event(sse)
+                    yield last
         except httpx.TransportError as exc:
             raise _unreachable(self.base_url, exc, midway=True) from exc
+        _check_ended(self.base_url, last)
 
     async def conversations(self) -> list[ConversationSummary]:
         listed = ConversationList.model_validate(await self._json("GET", "/v1/conversations"))

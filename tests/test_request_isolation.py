@@ -117,3 +117,14 @@ def test_facet_fields_per_search_are_bounded(tmp_path, embedder):
         assert set(allowed.facets) == set(many[:-1])
     finally:
         service.store.close()
+
+
+def test_read_connections_of_finished_threads_are_closed(store):
+    """Found by bench/load.py (server memory grew 48% in 5 minutes): a server's worker threads
+    come and go, and each new one opened a read connection that was kept after it ended."""
+    for _ in range(30):
+        thread = threading.Thread(target=lambda: store.search(SearchRequest(text="liver"), LAB_A))
+        thread.start()
+        thread.join()
+    store.search(SearchRequest(text="liver"), LAB_A)  # a live thread's read prunes the rest
+    assert len(store._readers) <= 2

@@ -140,6 +140,16 @@ def test_failed_full_read_gives_issue_and_listing_asset(elab) -> None:
     assert any(i.location == "/api/v2/items/2" and "404" in i.reason for i in issues)
 
 
+def test_an_id_that_is_a_list_is_an_issue_not_a_crash(elab) -> None:
+    """Found by tests/test_fuzz_parsers.py: an unhashable id in a listing ("id": [1]) stopped
+    the scan with TypeError before the entry could be reported."""
+    uri, state = elab
+    state.entities["experiments"][0]["id"] = [1]
+    assets, issues = scan(uri, settings())
+    assert any("without an integer id" in i.reason for i in issues)
+    assert len(assets) == 5  # the other experiments and the items
+
+
 def test_forbidden_entry_is_an_issue_not_the_end(elab) -> None:
     uri, state = elab
     state.forbidden_details.add(("experiments", 2))

@@ -345,3 +345,15 @@ def test_small_investigation_edge_cases(tmp_path: Path) -> None:
     for asset in assets.values():
         for link in asset.links:
             assert link.target in assets, f"{asset.id} -> {link.target}"
+
+
+def test_a_lone_carriage_return_ends_a_line(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz_parsers.py: a stray CR in the investigation file stopped the
+    csv reader ("new-line character seen in unquoted field") and the whole scan with it."""
+    directory = write_small_isatab(tmp_path / "study")
+    investigation = directory / "i_investigation.txt"
+    text = investigation.read_text(encoding="utf-8")
+    investigation.write_text(text.replace("INVESTIGATION\n", "INVESTIGATION\n\r\t\n"), "utf-8")
+    items = list(IsaTabSource(f"isatab+file://{directory}", CLEAN).scan())
+    assert any(isinstance(i, Asset) and i.id.endswith(":investigation:STUDY-1") for i in items)
+    assert any(isinstance(i, Asset) and i.entity == "sample" for i in items)

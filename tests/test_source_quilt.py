@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -395,3 +396,24 @@ def test_a_package_with_a_failed_entry_is_read_again_and_still_reported(tmp_path
     assert report.ok and report.failed == 0 and report.updated >= 1
     [report] = run_index(settings, [uri])
     assert report.ok and report.added == report.updated == 0 and report.unchanged >= 1
+
+
+def test_a_manifest_with_fields_of_the_wrong_type_is_an_issue(tmp_path, settings, run_files):
+    """Found by tests/test_fuzz_parsers.py: quilt3 reads a manifest without checking types, so
+    a size that is not a number or a message that is not text reached our code and crashed it."""
+    registry = (tmp_path / "registry").as_uri()
+    top_hash = build(registry, "lab-a/raw-run-0003", run_files, RAW_META)
+    build(registry, "lab-a/processed-0004", {"README.md": run_files["README.md"]}, {})
+    manifest = tmp_path / "registry" / ".quilt" / "packages" / top_hash
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    lines[0]["message"] = True
+    lines[1]["size"] = [" "]
+    manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+    assets, issues = scan(QuiltSource(f"quilt+{registry}", settings))
+
+    [issue] = issues
+    assert issue.location == f"lab-a/raw-run-0003@{top_hash}" and issue.field == "manifest"
+    assert "malformed package manifest" in issue.reason
+    assert issue.keep == f"quilt:{registry}#lab-a/raw-run-0003"  # the indexed version stays
+    assert f"quilt:{registry}#lab-a/processed-0004" in assets

@@ -242,7 +242,7 @@ class ElabFTWSource:
     ) -> Iterator[list[Any]]:
         """Every entity of a type, page by page, until an empty page ends the listing."""
         offset = 0
-        seen: set[Any] = set()
+        seen: set[str] = set()
         while True:
             params = {"limit": self.page_size, "offset": offset, "scope": 3, **(extra or {})}
             response = self._get(session, entity_type, params)
@@ -257,8 +257,10 @@ class ElabFTWSource:
                     f"{self.uri}: GET /api/v2/{entity_type} returned {type(page).__name__}, "
                     "expected a list of entities (eLabFTW API v2)"
                 )
-            new = [e for e in page if not (isinstance(e, dict) and e.get("id") in seen)]
-            seen.update(e.get("id") for e in new if isinstance(e, dict))
+            # repr: a broken server may send an id that is a list or an object (unhashable);
+            # such an entry is reported later, it must not stop the listing here.
+            new = [e for e in page if not (isinstance(e, dict) and repr(e.get("id")) in seen)]
+            seen.update(repr(e.get("id")) for e in new if isinstance(e, dict))
             if new:
                 yield new
             # Stop at the first empty page rather than a short one: a server or proxy that caps

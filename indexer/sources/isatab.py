@@ -73,7 +73,10 @@ class IsaTabSource:
     def scan(self) -> Iterator[Asset | SourceIssue]:
         inv_path = self._investigation_file()
         problems: list[str] = []
-        investigation = parse_investigation(read_text(inv_path, problems))
+        try:
+            investigation = parse_investigation(read_text(inv_path, problems))
+        except ValueError as exc:
+            raise SourceError(f"{self.uri}: {inv_path.name}: {exc}; fix the file") from exc
         for problem in problems:
             yield SourceIssue(self.uri, inv_path.name, problem)
         investigation_id = (

@@ -143,7 +143,12 @@ def parse_investigation(text: str) -> Investigation:
     top: dict[str, list[str]] = {}
     studies: list[StudyInfo] = []
     current = top
-    for cells in csv.reader(io.StringIO(text), delimiter="\t"):
+    # newline="": a lone CR ends a line as csv expects, instead of stopping the reader.
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+    except csv.Error as exc:
+        raise ValueError(f"not readable as tab-separated text ({exc})") from exc
+    for cells in lines:
         if not cells or not cells[0].strip() or cells[0].startswith("#"):
             continue
         key = cells[0].strip()
@@ -160,7 +165,7 @@ def parse_investigation(text: str) -> Investigation:
 
 
 def read_table(path: Path, issues: list[str]) -> Table:
-    reader = csv.reader(io.StringIO(read_text(path, issues)), delimiter="\t")
+    reader = csv.reader(io.StringIO(read_text(path, issues), newline=""), delimiter="\t")
     lines = [cells for cells in reader if any(c.strip() for c in cells)]
     if not lines:
         raise ValueError("the table is empty (no header row)")

@@ -328,12 +328,25 @@ class QuiltSource:
                 )
                 complete = False
                 continue
-            for item in self._revision(name, revision, created, header, entries, cache, workdir):
-                # A package with an entry that could not be read is not done: no fingerprint,
-                # so the next run reads it again, retries the entry and reports it again.
-                if isinstance(item, SourceIssue) or (isinstance(item, Asset) and item.errors):
-                    complete = False
-                yield item
+            built = self._revision(name, revision, created, header, entries, cache, workdir)
+            try:
+                for item in built:
+                    # A package with an entry that could not be read is not done: no
+                    # fingerprint, so the next run reads it again and reports it again.
+                    if isinstance(item, SourceIssue) or (isinstance(item, Asset) and item.errors):
+                        complete = False
+                    yield item
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # quilt3 reads a manifest without checking its fields' types: a size that is
+                # not a number or a message that is not text fails here, not at browse().
+                yield SourceIssue(
+                    self.uri,
+                    f"{name}@{top_hash}",
+                    f"malformed package manifest: {type(exc).__name__}: {exc}",
+                    field="manifest",
+                    keep=package_id(self.registry, name),
+                )
+                complete = False
         if complete:
             yield Checked(root, fingerprint)
 

@@ -32,6 +32,7 @@ transaction increments, so a server notices data committed by another process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -53,6 +54,7 @@ from labsearch.errors import (
     InvalidRequestError,
     ModelMismatchError,
     QueryTooExpensiveError,
+    StoreUnavailableError,
 )
 from labsearch.schema import Asset
 from labsearch.stores import fts_query, fusion, sparse
@@ -161,7 +163,9 @@ class EmbeddedStore:
         self._conn = connection
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Every read connection and the thread it belongs to: worker threads come and go (a
+        # server's pool retires idle ones), and a gone thread's connection must be closed.
+        self._readers: dict[sqlite3.Connection, threading.Thread] = {}
         self._readers_lock = threading.Lock()
         # The vector cache is shared by every reader; it is refreshed and scanned under its lock
         # (a scan is one pass over a float32 matrix: milliseconds).
@@ -319,10 +323,16 @@ class EmbeddedStore:
                     "narrow it: fewer facets, fewer words, or a filter"
                 ) from error
             raise
+        except sqlite3.DatabaseError as error:  # SQLITE_CORRUPT, SQLITE_NOTADB: a damaged file
+            raise _damaged(self.path, error) from error
         finally:
             conn.set_progress_handler(None, 0)
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.DatabaseError:  # a damaged file: the read itself failed too
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read connection, on the index that is current now: the pending
@@ -345,9 +355,13 @@ class EmbeddedStore:
         fresh.execute("PRAGMA query_only = ON")
         with self._readers_lock:
             if conn is not None:
-                self._readers.remove(conn)
+                self._readers.pop(conn, None)
                 conn.close()
-            self._readers.append(fresh)
+            for reader, thread in list(self._readers.items()):
+                if not thread.is_alive():
+                    del self._readers[reader]
+                    reader.close()
+            self._readers[fresh] = threading.current_thread()
         self._local.conn, self._local.path = fresh, target
         return fresh
 
@@ -366,8 +380,13 @@ class EmbeddedStore:
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as error:
+                if self._conn.in_transaction:  # SQLite ends some failed transactions itself
+                    self._conn.execute("ROLLBACK")
+                if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+                    raise _full(self.path, error) from error
+                if type(error) is sqlite3.DatabaseError:
+                    raise _damaged(self.path, error) from error
                 raise
 
     # ------------------------------------------------------------------ writes
@@ -737,6 +756,20 @@ def _locked(path: Path, error: Exception) -> IndexLockedError:
     return IndexLockedError(
         f"the embedded index at {path} stayed locked by another writer ({error}); "
         "wait for the running `labsearch index` to finish and try again"
+    )
+
+
+def _damaged(path: Path, error: sqlite3.DatabaseError) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"the embedded index {path} is damaged ({error}); rebuild it from its sources with "
+        "`labsearch index --rebuild SOURCE...` (searches answer 503 until then)"
+    )
+
+
+def _full(path: Path, error: sqlite3.OperationalError) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"the embedded index {path} cannot grow ({error}): free space on its disk, then run "
+        "the same `labsearch index` again (this batch was not written; earlier ones were)"
     )
 
 
