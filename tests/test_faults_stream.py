@@ -123,20 +123,22 @@ def server(config) -> Iterator[tuple[str, subprocess.Popen]]:
     process.wait(30)
 
 
-def stream_until_first_token(client: ApiClient) -> tuple[Iterator, list]:
+def stream_until_first_text(client: ApiClient) -> tuple[Iterator, list]:
+    """Read until the model's first text: `provisional` (its unchecked words, which arrive
+    while it is still writing) or `token` (checked text, which may come only at the end)."""
     events = client.chat_stream(QUESTION)
     seen = []
     for event in events:
         seen.append(event)
-        if event.event == "token":
+        if event.event in ("provisional", "token"):
             return events, seen
-    pytest.fail(f"the stream ended before any token: {seen}")
+    pytest.fail(f"the stream ended before any text: {seen}")
 
 
 def test_kill_9_mid_stream_is_a_clean_client_error(server):
     url, process = server
     with ApiClient(url, api_key="demo-bob") as client:
-        events, seen = stream_until_first_token(client)
+        events, seen = stream_until_first_text(client)
         os.kill(process.pid, signal.SIGKILL)
         started = time.monotonic()
         with pytest.raises(ApiUnreachableError, match="stopped answering"):
@@ -148,7 +150,7 @@ def test_kill_9_mid_stream_is_a_clean_client_error(server):
 def test_sigterm_mid_stream_ends_with_an_error_event_and_the_server_exits(server):
     url, process = server
     with ApiClient(url, api_key="demo-bob") as client:
-        events, seen = stream_until_first_token(client)
+        events, seen = stream_until_first_text(client)
         process.send_signal(signal.SIGTERM)
         seen += list(events)
     assert seen[-1].event == "error", [e.event for e in seen]
