@@ -10,16 +10,14 @@ Counts go to artifacts/reliability/fuzz.json.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import FUZZ, write_counts
+from hypothesis import given
 from hypothesis import strategies as st
 from opensearch_fixtures import delete_indices, opensearch_node, opensearch_settings  # noqa: F401
 from store_conformance import MODEL, filter_corpus, ids, indexed, unit
@@ -30,21 +28,6 @@ from labsearch.errors import InvalidFilterError, LabsearchError
 from labsearch.schema import LinkType
 from labsearch.stores.protocol import SearchMode, SearchRequest
 
-EXAMPLES = int(os.environ.get("LABSEARCH_FUZZ_EXAMPLES", "100"))
-REPORT = (
-    Path(
-        os.environ.get("LABSEARCH_PROOF_DIR", Path(__file__).resolve().parent.parent / "artifacts")
-    )
-    / "reliability"
-    / "fuzz.json"
-)
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
 OPERATOR = Access.as_operator()
 LAB_B = Access.for_groups(["lab-b"], user="bob")
 COUNTS: dict[str, Counter[str]] = {}
@@ -156,14 +139,7 @@ def store(request, tmp_path_factory) -> Iterator[Any]:
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        saved = json.loads(REPORT.read_text())
-    except (OSError, ValueError):
-        saved = {}
-    for name, counts in COUNTS.items():
-        saved[name] = {"crashes": 0, "disagreements": 0, **counts, "examples_setting": EXAMPLES}
-    REPORT.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    write_counts(COUNTS, {"crashes": 0, "disagreements": 0})
 
 
 def test_random_filters_agree_with_the_reference(store):

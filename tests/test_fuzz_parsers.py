@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
 import tempfile
 import threading
@@ -22,7 +21,8 @@ from typing import Any
 
 import pytest
 from elabftw_server import API_KEY, FIXTURES, FakeElab, make_handler
-from hypothesis import HealthCheck, given, settings
+from fuzzing import FUZZ, write_counts
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from test_source_eln import GOOD as ELN_RECORDS
@@ -43,21 +43,6 @@ from labsearch.errors import LabsearchError
 from labsearch.schema import Asset
 from labsearch.settings import Settings
 
-EXAMPLES = int(os.environ.get("LABSEARCH_FUZZ_EXAMPLES", "100"))
-REPORT = (
-    Path(
-        os.environ.get("LABSEARCH_PROOF_DIR", Path(__file__).resolve().parent.parent / "artifacts")
-    )
-    / "reliability"
-    / "fuzz.json"
-)
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,  # the same examples every run: a failure here is reproducible
-    suppress_health_check=list(HealthCheck),
-)
 COUNTS: dict[str, Counter[str]] = {}
 
 # Text a cell or a value may become: the characters parsers trip on, numbers past 64 bits,
@@ -187,14 +172,7 @@ def scan(name: str, source_of: Callable[[], Any]) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        saved = json.loads(REPORT.read_text())
-    except (OSError, ValueError):
-        saved = {}
-    for name, counts in COUNTS.items():
-        saved[name] = {"crashes": 0, **counts, "examples_setting": EXAMPLES}
-    REPORT.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    write_counts(COUNTS, {"crashes": 0})
 
 
 @pytest.fixture
