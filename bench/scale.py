@@ -187,16 +187,6 @@ def timed(fn: Callable[[int], Any], count: int) -> dict[str, float]:
     return percentiles(samples)
 
 
-def shipped_fusion(settings: Settings) -> FusionSettings:
-    return FusionSettings(
-        bm25_weight=settings.bm25_weight,
-        dense_weight=settings.dense_weight,
-        rrf_k=settings.rrf_k,
-        candidates=settings.candidates,
-        method=settings.fusion_method,
-    )
-
-
 def vector_index_times(
     settings: Settings, dimension: int, query: np.ndarray, rebuild: bool
 ) -> dict[str, float]:
@@ -255,7 +245,7 @@ def recall(store: EmbeddedStore, base: dict[str, Any], queries: int) -> dict[str
 
 def store_latency(store: EmbeddedStore, settings: Settings, base: dict[str, Any], count: int):
     texts, vectors = base["queries"], base["query_vectors"]
-    fusion = shipped_fusion(settings)
+    fusion = FusionSettings.from_settings(settings)
     member = CALLERS["sees 30%"]
 
     def case(mode: SearchMode, filters: dict[str, Any] | None, access: Access):

@@ -53,13 +53,7 @@ class SearchService:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.fusion = FusionSettings(
-            bm25_weight=settings.bm25_weight,
-            dense_weight=settings.dense_weight,
-            rrf_k=settings.rrf_k,
-            candidates=settings.candidates,
-            method=settings.fusion_method,
-        )
+        self.fusion = FusionSettings.from_settings(settings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchService:

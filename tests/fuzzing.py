@@ -28,14 +28,23 @@ FUZZ = settings(
 )
 
 
-def write_counts(counts: dict[str, Counter[str]], zeros: dict[str, Any]) -> None:
-    """Merge one suite's counts into the report (other suites' entries are kept). `zeros`
-    names the failure counts that are reported as 0 when none were counted."""
+def write_entries(entries: dict[str, dict[str, Any]]) -> None:
+    """Merge entries into the report, keeping other suites' entries."""
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     try:
         saved = json.loads(REPORT.read_text())
     except (OSError, ValueError):
         saved = {}
-    for name, counted in counts.items():
-        saved[name] = {**zeros, **counted, "examples_setting": EXAMPLES}
+    saved.update(entries)
     REPORT.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+
+
+def write_counts(counts: dict[str, Counter[str]], zeros: dict[str, Any]) -> None:
+    """Write one suite's counts. `zeros` names the failure counts that are reported as 0 when
+    none were counted."""
+    write_entries(
+        {
+            name: {**zeros, **counted, "examples_setting": EXAMPLES}
+            for name, counted in counts.items()
+        }
+    )

@@ -7,11 +7,9 @@ test checks every operation answered 2xx at least once. No case may get a 5xx.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, defaultdict
 from itertools import count
-from pathlib import Path
 from urllib.parse import quote
 
 import hypothesis
@@ -19,6 +17,7 @@ import pytest
 import schemathesis
 from api_fixtures import B_SAMPLE, BOB, add_assets, api_settings, build_service
 from fastapi.testclient import TestClient
+from fuzzing import write_entries
 from hypothesis import HealthCheck
 
 from chat_api.app import create_app
@@ -29,13 +28,6 @@ CASES: Counter[str] = Counter()
 _counter = count()
 # A quick pass in `make test`; bench/fuzz.py sets 100 (the figure docs/reliability.md reports).
 MAX_EXAMPLES = int(os.environ.get("LABSEARCH_FUZZ_API_EXAMPLES", "12"))
-REPORT = (
-    Path(
-        os.environ.get("LABSEARCH_PROOF_DIR", Path(__file__).resolve().parent.parent / "artifacts")
-    )
-    / "reliability"
-    / "fuzz.json"
-)
 S3_OBJECT = Asset(
     id="s3://lab-b-data/plain/counts.tsv",
     source="s3://lab-b-data/plain/",
@@ -191,20 +183,18 @@ def test_no_server_errors(api_schema, client):
 
 def save_counts() -> None:
     """Cases per operation (all answered below 500, or the test failed) for the reliability doc."""
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        saved = json.loads(REPORT.read_text())
-    except (OSError, ValueError):
-        saved = {}
-    saved["api (schemathesis, authenticated)"] = {
-        "operations": len(CASES),
-        "examples": sum(CASES.values()),
-        "fewest per operation": min(CASES.values()),
-        "examples_setting": MAX_EXAMPLES,
-        "crashes": 0,
-        "5xx": 0,
-    }
-    REPORT.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    write_entries(
+        {
+            "api (schemathesis, authenticated)": {
+                "operations": len(CASES),
+                "examples": sum(CASES.values()),
+                "fewest per operation": min(CASES.values()),
+                "examples_setting": MAX_EXAMPLES,
+                "crashes": 0,
+                "5xx": 0,
+            }
+        }
+    )
 
 
 def test_every_operation_reached_a_success(api_schema):

@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from labsearch.access import Access
 from labsearch.schema import Asset
+
+if TYPE_CHECKING:
+    from labsearch.settings import Settings
 
 
 class SearchMode(StrEnum):
@@ -68,6 +71,17 @@ class FusionSettings:
     rrf_k: int = 60
     candidates: int = 100  # taken from each side before fusion
     method: str = "rrf"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FusionSettings:
+        """The fusion `settings` configure (what the search service uses)."""
+        return cls(
+            bm25_weight=settings.bm25_weight,
+            dense_weight=settings.dense_weight,
+            rrf_k=settings.rrf_k,
+            candidates=settings.candidates,
+            method=settings.fusion_method,
+        )
 
 
 @dataclass(frozen=True)
