@@ -57,7 +57,7 @@ from labsearch.errors import (
     StoreUnavailableError,
 )
 from labsearch.schema import Asset
-from labsearch.stores import fts_query, fusion, sparse
+from labsearch.stores import fts_query, fusion, sparse, visibility
 from labsearch.stores.protocol import (
     GroupsUpdate,
     IndexedAsset,
@@ -73,6 +73,7 @@ from labsearch.stores.sql_filters import (
     TRUE,
     compile_filter,
     flatten_values,
+    in_classes,
     in_list,
     join,
     value_table,
@@ -81,7 +82,9 @@ from labsearch.stores.vectors import GROUPS_GENERATION, INSTANCE, VectorCache
 
 DB_NAME = "labsearch.sqlite3"
 BUILD_PREFIX = "labsearch-build-"  # rebuilt indexes, one file each; DB_NAME links to the current
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
+# An index of this version is brought up to SCHEMA_VERSION in place when opened.
+_MIGRATES_FROM = "5"
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "**", "**"  # Markdown bold: renders as-is in the UI and CLI
 _MARKS = (HIGHLIGHT_PRE, HIGHLIGHT_POST)
 _CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
@@ -101,7 +104,8 @@ CREATE TABLE IF NOT EXISTS assets (
     title TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    vis INTEGER NOT NULL DEFAULT 0  -- visibility class (visibility.py)
 );
 CREATE TABLE IF NOT EXISTS bodies (pk INTEGER PRIMARY KEY, doc TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS assets_source ON assets(source);
@@ -112,17 +116,20 @@ CREATE TABLE IF NOT EXISTS asset_groups (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS asset_groups_asset ON asset_groups(asset, grp);
 CREATE TABLE IF NOT EXISTS asset_identifiers (
-    value TEXT NOT NULL, asset INTEGER NOT NULL, PRIMARY KEY (value, asset)
+    value TEXT NOT NULL, asset INTEGER NOT NULL, vis INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (value, asset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS asset_identifiers_asset ON asset_identifiers(asset);
 CREATE TABLE IF NOT EXISTS asset_links (
     rel TEXT NOT NULL, target TEXT NOT NULL, asset INTEGER NOT NULL,
+    vis INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (rel, target, asset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS asset_links_target ON asset_links(target);
 CREATE INDEX IF NOT EXISTS asset_links_asset ON asset_links(asset);
 CREATE TABLE IF NOT EXISTS asset_values (
     key TEXT NOT NULL, value NOT NULL, type TEXT NOT NULL, asset INTEGER NOT NULL,
+    vis INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key, value, type, asset)
 ) WITHOUT ROWID;
 DROP INDEX IF EXISTS asset_values_asset;
@@ -130,6 +137,23 @@ CREATE INDEX IF NOT EXISTS asset_values_asset_key ON asset_values(asset, key);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     {", ".join(fts_query.COLUMNS)}, tokenize = "{fts_query.TOKENIZER}"
 );
+CREATE TABLE IF NOT EXISTS visibility (vis INTEGER PRIMARY KEY, groups TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS visibility_groups (
+    grp TEXT NOT NULL, vis INTEGER NOT NULL, PRIMARY KEY (grp, vis)
+) WITHOUT ROWID;
+"""
+
+# Non-operators' queries read through these: each leads with the visibility class, so SQLite
+# seeks inside the caller's classes and never reads another lab's rows (visibility.py).
+_CLASS_INDEXES = """
+CREATE INDEX IF NOT EXISTS assets_vis_id ON assets(vis, id);
+CREATE INDEX IF NOT EXISTS assets_vis_source ON assets(vis, source);
+CREATE INDEX IF NOT EXISTS assets_vis_kind ON assets(vis, kind);
+CREATE INDEX IF NOT EXISTS assets_vis_entity ON assets(vis, entity);
+CREATE INDEX IF NOT EXISTS asset_identifiers_vis ON asset_identifiers(vis, value);
+CREATE INDEX IF NOT EXISTS asset_links_vis_rel ON asset_links(vis, rel, target);
+CREATE INDEX IF NOT EXISTS asset_links_vis_target ON asset_links(vis, target);
+CREATE INDEX IF NOT EXISTS asset_values_vis ON asset_values(vis, key, value, type);
 """
 
 
@@ -157,6 +181,7 @@ class EmbeddedStore:
         self.model = model
         self.dimension = dimension
         self.query_timeout = self.QUERY_TIMEOUT_SECONDS
+        self.progress_steps = 200_000
         # Writes go through one connection under `_lock`. Reads use a connection per thread:
         # SQLite in WAL mode serves concurrent readers, so one user's expensive search never
         # queues another's behind a lock.
@@ -309,10 +334,7 @@ class EmbeddedStore:
         """A read transaction on this thread's connection: every query inside sees the same
         committed snapshot, and all of them together stop after `query_timeout` seconds."""
         conn = self._reader()
-        deadline = time.monotonic() + self.query_timeout
-        # Checked every 200k VM steps (~10 ms of work): each check takes the GIL, so checking
-        # much more often would slow the other threads down.
-        conn.set_progress_handler(lambda: time.monotonic() > deadline, 200_000)
+        self._start_deadline(conn)
         conn.execute("BEGIN")
         try:
             yield conn
@@ -410,30 +432,35 @@ class EmbeddedStore:
             ).fetchone()
             heads, groups, identifiers, links, values, texts = [], [], [], [], [], []
             bodies = []
+            classes = visibility.Classes(conn)
             for rowid, (asset_id, row) in enumerate(rows.items(), last + 1):
                 columns, body, asset, flat = row
-                heads.append((rowid, asset_id, *columns))
+                vis = classes.of(asset.groups)
+                heads.append((rowid, asset_id, *columns, vis))
                 bodies.append((rowid, *body))
                 groups += [(g, rowid) for g in asset.groups]
-                identifiers += [(i, rowid) for i in asset.identifiers]
-                links += list({(link.rel.value, link.target, rowid) for link in asset.links})
-                values += [(key, kind, value, rowid) for key, kind, value in flat]
+                identifiers += [(i, rowid, vis) for i in asset.identifiers]
+                links += list({(link.rel.value, link.target, rowid, vis) for link in asset.links})
+                values += [(key, kind, value, rowid, vis) for key, kind, value in flat]
                 ids_text = " ".join(asset.identifiers)
                 parts = fts_query.parts_column(asset.title, ids_text, asset.text)
                 texts.append((rowid, asset.title, ids_text, asset.text, parts))
             conn.executemany(
                 "INSERT INTO assets (pk, id, source, kind, entity, data_level, title, created_at,"
-                " updated_at, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, content_hash, vis) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 heads,
             )
             conn.executemany("INSERT INTO bodies (pk, doc, vector) VALUES (?, ?, ?)", bodies)
             conn.executemany("INSERT INTO asset_groups (grp, asset) VALUES (?, ?)", groups)
             conn.executemany(
-                "INSERT INTO asset_identifiers (value, asset) VALUES (?, ?)", identifiers
+                "INSERT INTO asset_identifiers (value, asset, vis) VALUES (?,?,?)", identifiers
             )
-            conn.executemany("INSERT INTO asset_links (rel, target, asset) VALUES (?,?,?)", links)
             conn.executemany(
-                "INSERT INTO asset_values (key, type, value, asset) VALUES (?,?,?,?)", values
+                "INSERT INTO asset_links (rel, target, asset, vis) VALUES (?,?,?,?)", links
+            )
+            conn.executemany(
+                "INSERT INTO asset_values (key, type, value, asset, vis) VALUES (?,?,?,?,?)",
+                values,
             )
             conn.executemany(
                 "INSERT INTO fts (rowid, title, identifiers, text, parts) VALUES (?,?,?,?,?)",
@@ -479,15 +506,20 @@ class EmbeddedStore:
             return 0
         changed = 0
         with self._write() as conn:
+            classes = visibility.Classes(conn)
             for start in range(0, len(latest), _CHUNK):
                 chunk = in_list("id", list(latest)[start : start + _CHUNK])
                 rows = conn.execute(f"SELECT id, pk FROM assets WHERE {chunk.text}", chunk.params)
                 for asset_id, pk in rows.fetchall():
                     update = latest[asset_id]
                     groups = list(dict.fromkeys(g for g in update.groups if g))  # as Asset does
+                    vis = classes.of(groups)
                     conn.execute(
-                        "UPDATE assets SET content_hash = ? WHERE pk = ?", (update.content_hash, pk)
+                        "UPDATE assets SET content_hash = ?, vis = ? WHERE pk = ?",
+                        (update.content_hash, vis, pk),
                     )
+                    for table in visibility.SIDE_TABLES:
+                        conn.execute(f"UPDATE {table} SET vis = ? WHERE asset = ?", (vis, pk))
                     conn.execute(
                         "UPDATE bodies SET doc = json_set(doc, '$.groups', json(?)) WHERE pk = ?",
                         (json.dumps(groups, ensure_ascii=False), pk),
@@ -547,12 +579,15 @@ class EmbeddedStore:
         if access.sees_nothing or not wanted:
             return []
         docs: dict[str, Asset] = {}
-        visible = _visibility(access)
         with self._read() as conn:
+            classes = visibility.visible_classes(conn, access)
+            visible = in_classes("a.vis", classes)
+            # A caller's lookup seeks inside its classes: another lab's id is never read.
+            index = "" if classes is None else "INDEXED BY assets_vis_id"
             for start in range(0, len(wanted), _CHUNK):
                 ids = in_list("a.id", wanted[start : start + _CHUNK])
                 sql = (
-                    "SELECT a.id, b.doc FROM assets a JOIN bodies b ON b.pk = a.pk "
+                    f"SELECT a.id, b.doc FROM assets a {index} JOIN bodies b ON b.pk = a.pk "
                     f"WHERE {ids.text} AND {visible.text}"
                 )
                 for asset_id, doc in conn.execute(sql, ids.params + visible.params):
@@ -589,10 +624,11 @@ class EmbeddedStore:
     ) -> MatchResult:
         if limit is not None and limit < 0:
             raise InvalidRequestError(f"limit must be 0 or more, got {limit}")
-        where = join(" AND ", [_visibility(access), compile_filter(grammar.parse(filters))], TRUE)
+        node = grammar.parse(filters)
         if access.sees_nothing:
             return MatchResult([], 0)
         with self._read() as conn:
+            where = _where(visibility.visible_classes(conn, access), node)
             (count,) = conn.execute(
                 f"SELECT count(*) FROM assets a WHERE {where.text}", where.params
             ).fetchone()
@@ -618,15 +654,20 @@ class EmbeddedStore:
         if size < 1:
             raise InvalidRequestError(f"facet size must be at least 1, got {size}")
         normalized = {name: grammar.normalize_field(name) for name in fields}
-        clauses = [_visibility(access), compile_filter(grammar.parse(filters))]
+        node = grammar.parse(filters)
         expression = fts_query.match_expression(text) if text.strip() else None
-        if expression:
-            clauses.append(SQL("a.pk IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [expression]))
-        where = join(" AND ", clauses, TRUE)
         result: dict[str, dict[str, int]] = {name: {} for name in fields}
         if access.sees_nothing:
             return result
         with self._read() as conn:
+            if expression:
+                # The rows the text matches among those the caller may see, from the in-memory
+                # postings search ranks with: no SQL reads another lab's postings.
+                terms = sparse.query_terms(text)
+                matched = self._text_matches(conn, terms, node, access) if terms else []
+                where = SQL("a.pk IN (SELECT value FROM json_each(?))", [json.dumps(matched)])
+            else:
+                where = _where(visibility.visible_classes(conn, access), node)
             for name, normalized_name in normalized.items():
                 sql = _facet_sql(normalized_name, where)
                 rows = conn.execute(sql.text, [*sql.params, size]).fetchall()
@@ -637,11 +678,12 @@ class EmbeddedStore:
         self, field: str, access: Access, filters: dict[str, Any] | None = None
     ) -> dict[str, int]:
         normalized = grammar.normalize_field(field)
-        where = join(" AND ", [_visibility(access), compile_filter(grammar.parse(filters))], TRUE)
+        node = grammar.parse(filters)
         if access.sees_nothing:
             return {}
-        sql = _values_sql(normalized, where)
         with self._read() as conn:
+            classes = visibility.visible_classes(conn, access)
+            sql = _values_sql(normalized, _where(classes, node), classes)
             rows = conn.execute(sql.text, sql.params).fetchall()
         return {str(value): count for value, count in rows}
 
@@ -719,15 +761,28 @@ class EmbeddedStore:
             snapshot = self._cached_vectors(conn)
             if not snapshot.size:
                 return [], []
-            alive = snapshot.alive
-            visible = alive if access.operator else snapshot.group_mask(conn, access.groups) & alive
-            allowed = visible if node is None else visible & _filter_mask(conn, snapshot, node)
+            visible, allowed = _allowed(conn, snapshot, node, access)
             bm25 = snapshot.bm25(terms, visible, allowed, depth) if terms else []
             dense = []
             if query is not None:
                 everything = access.operator and node is None
                 dense = snapshot.top(query, None if everything else allowed, depth)
         return [_Ranked(k, s) for k, s in bm25], [_Ranked(k, s) for k, s in dense]
+
+    def _text_matches(
+        self,
+        conn: sqlite3.Connection,
+        terms: list[sparse.QueryTerm],
+        node: grammar.Node | None,
+        access: Access,
+    ) -> list[int]:
+        """Keys of the rows `access` may see and the filter selects that match any term."""
+        with self._vectors_lock:
+            snapshot = self._cached_vectors(conn)
+            if not snapshot.size:
+                return []
+            _, allowed = _allowed(conn, snapshot, node, access)
+            return snapshot.matching(terms, allowed).tolist()
 
     def _cached_vectors(self, conn: sqlite3.Connection) -> VectorCache:
         """The shared in-memory indexes, brought up to `conn`'s snapshot (called under their
@@ -745,8 +800,14 @@ class EmbeddedStore:
         try:
             return self._vectors.refresh(conn, saved=Path(f"{path}{VECTORS_SUFFIX}"))
         finally:
-            deadline = time.monotonic() + self.query_timeout
-            conn.set_progress_handler(lambda: time.monotonic() > deadline, 200_000)
+            self._start_deadline(conn)
+
+    def _start_deadline(self, conn: sqlite3.Connection) -> None:
+        """Stop the statements `conn` runs from now on once `query_timeout` seconds passed."""
+        deadline = time.monotonic() + self.query_timeout
+        # Checked every `progress_steps` VM steps (200k: ~10 ms of work): each check takes the
+        # GIL, so checking much more often would slow the other threads down.
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, self.progress_steps)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -782,12 +843,11 @@ def _configure(connection: sqlite3.Connection, timeout: float) -> None:
 
 
 def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> tuple[str, int]:
-    """Create the schema if needed and return the (model, dimension) the index records."""
+    """Create the schema if needed (or bring an index of the previous version up to this
+    one) and return the (model, dimension) the index records."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                connection.execute(statement)
+        _run(connection, _SCHEMA)
         recorded = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         if not recorded:
             connection.executemany(
@@ -799,18 +859,21 @@ def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> t
                     ("generation", "0"),
                 ],
             )
-            recorded = {"model": model, "dimension": str(dimension)}
+            recorded = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         if INSTANCE not in recorded:
             # Names this database file, so a saved vector index of another file is never used.
             connection.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)", (INSTANCE, os.urandom(8).hex())
             )
+        if recorded.get("schema_version") == _MIGRATES_FROM:
+            _add_visibility_classes(connection)
         elif recorded.get("schema_version") != SCHEMA_VERSION:
             raise ConfigError(
                 f"the embedded index uses schema version {recorded.get('schema_version')!r}, "
                 f"this labsearch needs {SCHEMA_VERSION!r}; rebuild it with "
                 "`labsearch index --rebuild SOURCE...`"
             )
+        _run(connection, _CLASS_INDEXES)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -818,20 +881,60 @@ def _initialise(connection: sqlite3.Connection, model: str, dimension: int) -> t
     return recorded["model"], int(recorded["dimension"])
 
 
-def _visibility(access: Access) -> SQL:
-    """Rows `access` may see: all for the operator, none without groups, else group members."""
-    if access.operator:
-        return TRUE
-    if not access.groups:
-        return SQL("0")
-    groups = in_list("g.grp", sorted(access.groups))
-    # Correlated EXISTS (a lookup in the (asset, grp) index per candidate row) rather than
-    # `pk IN (all members)`: it lets a selective filter or the full-text match drive the query
-    # instead of materialising every asset a big group can see.
-    return SQL(
-        f"EXISTS (SELECT 1 FROM asset_groups g WHERE g.asset = a.pk AND {groups.text})",
-        groups.params,
+def _run(connection: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+def _add_visibility_classes(connection: sqlite3.Connection) -> None:
+    """Schema 5 -> 6: every row gets its visibility class (one pass, in the open transaction;
+    nothing is re-read from sources or embedded again)."""
+    for table in ("assets", *visibility.SIDE_TABLES):
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN vis INTEGER NOT NULL DEFAULT 0")
+    visibility.backfill(connection)
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+    # Bump the generation: a server's in-memory indexes and cached masks start afresh.
+    connection.execute(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
+
+
+def _where(classes: list[int] | None, node: grammar.Node | None) -> SQL:
+    """The rows of visibility `classes` (None: all) that `node` selects, as SQL on `assets a`
+    that reads only those classes' rows (visibility.py).
+
+    A lookup in a side table (an identifier, a metadata value) is the cheapest way in: its
+    keys, already confined to the classes, drive the query, and the class is only checked
+    (`+a.vis` keeps SQLite from scanning the class index instead). Otherwise the class index
+    drives, so the rows read are the caller's."""
+    column = "+a.vis" if _has_lookup(node) else "a.vis"
+    return join(" AND ", [in_classes(column, classes), compile_filter(node, classes)], TRUE)
+
+
+def _has_lookup(node: grammar.Node | None) -> bool:
+    """Whether every match of `node` must hold a given value in a side table."""
+    if isinstance(node, grammar.And):
+        return any(_has_lookup(child) for child in node.items)
+    if isinstance(node, grammar.Condition):
+        return value_table(node.field) is not None and node.op not in ("ne", "exists")
+    return False
+
+
+def _allowed(
+    conn: sqlite3.Connection, snapshot: VectorCache, node: grammar.Node | None, access: Access
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks over the cached rows: those `access` may see, and of those the ones `node`
+    selects."""
+    alive = snapshot.alive
+    if access.operator:
+        visible, classes = alive, None
+    else:
+        visible = snapshot.group_mask(conn, access.groups) & alive
+        classes = visibility.visible_classes(conn, access)
+    if node is None:
+        return visible, visible
+    return visible, visible & _filter_mask(conn, snapshot, node, classes)
 
 
 def _fuse(
@@ -856,21 +959,29 @@ def _fuse(
     return [(_Ranked(r, s), bm25_ranks.get(r), dense_ranks.get(r)) for r, s in fused]
 
 
-def _filter_mask(conn: sqlite3.Connection, snapshot: VectorCache, node: grammar.Node) -> np.ndarray:
-    """The cached rows `node` selects, as a mask: and/or/not combine the masks of their parts,
-    and a condition on a side table reads only that table's index (sql_filters.SQL.keys)."""
+def _filter_mask(
+    conn: sqlite3.Connection,
+    snapshot: VectorCache,
+    node: grammar.Node,
+    classes: list[int] | None,
+) -> np.ndarray:
+    """The cached rows of visibility `classes` (None: all) that `node` selects, as a mask:
+    and/or/not combine the masks of their parts, and a condition on a side table reads only
+    that table's index (sql_filters.SQL.keys), inside the classes."""
     if isinstance(node, grammar.And | grammar.Or):
-        masks = [_filter_mask(conn, snapshot, child) for child in node.items]
+        masks = [_filter_mask(conn, snapshot, child, classes) for child in node.items]
         combine = np.logical_and if isinstance(node, grammar.And) else np.logical_or
         empty = np.full(snapshot.size, isinstance(node, grammar.And))
         return combine.reduce(masks) if masks else empty
     if isinstance(node, grammar.Not):
-        return ~_filter_mask(conn, snapshot, node.item)
-    where = compile_filter(node)
+        # Rows outside the classes are set here but never visible to this caller.
+        return ~_filter_mask(conn, snapshot, node.item, classes)
+    where = compile_filter(node, classes)
     if where.keys is not None:
         return snapshot.condition_mask(conn, f"SELECT asset AS k FROM ({where.keys})", where.params)
-    sql = f"SELECT a.pk AS k FROM assets a WHERE {where.text}"
-    return snapshot.condition_mask(conn, sql, where.params)
+    inside = join(" AND ", [in_classes("a.vis", classes), where], TRUE)
+    sql = f"SELECT a.pk AS k FROM assets a WHERE {inside.text}"
+    return snapshot.condition_mask(conn, sql, inside.params)
 
 
 def _docs(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Asset]:
@@ -887,16 +998,16 @@ def _highlights(
     docs: dict[int, Asset],
 ) -> dict[int, list[str]]:
     """Short snippets with the matched terms marked, text first, then title and identifiers."""
-    if not rowids:
-        return {}
-    where = in_list("rowid", rowids)
     marks = f"'{HIGHLIGHT_PRE}', '{HIGHLIGHT_POST}', '…', 12"
+    # One row at a time: FTS5 seeks `rowid = ?` inside the match, where `rowid IN (...)` would
+    # walk every matching row, other labs' included, and filter afterwards.
     sql = (
         f"SELECT rowid, snippet(fts, 2, {marks}), snippet(fts, 0, {marks}), "
-        f"snippet(fts, 1, {marks}) FROM fts WHERE fts MATCH ? AND {where.text}"
+        f"snippet(fts, 1, {marks}) FROM fts WHERE fts MATCH ? AND rowid = ?"
     )
+    rows = [row for rowid in rowids for row in conn.execute(sql, (expression, rowid))]
     found: dict[int, list[str]] = {}
-    for rowid, *snippets in conn.execute(sql, [expression, *where.params]):
+    for rowid, *snippets in rows:
         marked = [s for s in snippets if s and HIGHLIGHT_PRE in s][:2]
         if not marked:
             # Matched only through pieces of a compound token; mark the piece ourselves.
@@ -914,15 +1025,16 @@ def _highlights(
     return found
 
 
-def _values_sql(field_name: str, where: SQL) -> SQL:
+def _values_sql(field_name: str, where: SQL, classes: list[int] | None) -> SQL:
     """Every value of one field with its asset count, no limit. Unlike a facet (which starts
     from the assets a text query selected), this starts from the field's own rows in the side
-    table's key index, so a key few assets carry costs little however big the index is."""
+    table's key index (inside visibility `classes`), so a key few assets carry costs little
+    however big the index is."""
     side = value_table(field_name)
     if side is None:
         facet = _facet_sql(field_name, where)
         return SQL(facet.text.removesuffix(" LIMIT ?"), facet.params)
-    kind, value, rows = side.json_type("s."), side.value("s."), side.where("s.")
+    kind, value, rows = side.json_type("s."), side.value("s."), side.where("s.", classes)
     rendered = (
         f"CASE {kind.text} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
         f"ELSE CAST({value.text} AS TEXT) END"

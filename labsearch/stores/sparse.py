@@ -246,6 +246,15 @@ class SparseIndex:
         matched = np.flatnonzero(together > 0)
         return matched.astype(np.int32), together[matched]
 
+    def matching(self, terms: Iterable[QueryTerm], allowed: np.ndarray) -> np.ndarray:
+        """Positions among `allowed` that match any term, in order."""
+        size = len(allowed)
+        matched = np.zeros(size, dtype=bool)
+        for term in terms:
+            positions, _ = self._clause(term, size)
+            matched[positions] = True
+        return np.flatnonzero(matched & allowed)
+
     def search(
         self,
         terms: Iterable[QueryTerm],

@@ -35,18 +35,20 @@ FALSE = SQL("0")
 _SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def compile_filter(node: Node | None) -> SQL:
-    """SQL boolean expression (0 or 1, never NULL) equal to `matches(node, asset)` for row `a`."""
+def compile_filter(node: Node | None, classes: list[int] | None = None) -> SQL:
+    """SQL boolean expression (0 or 1, never NULL) equal to `matches(node, asset)` for row `a`
+    of a visibility class in `classes` (visibility.py; None: every class). Side-table lookups
+    seek inside those classes only, so rows of other classes are never read."""
     if node is None:
         return TRUE
     if isinstance(node, And):
-        return join(" AND ", [compile_filter(child) for child in node.items], TRUE)
+        return join(" AND ", [compile_filter(child, classes) for child in node.items], TRUE)
     if isinstance(node, Or):
-        return join(" OR ", [compile_filter(child) for child in node.items], FALSE)
+        return join(" OR ", [compile_filter(child, classes) for child in node.items], FALSE)
     if isinstance(node, Not):
-        inner = compile_filter(node.item)
+        inner = compile_filter(node.item, classes)
         return SQL(f"NOT ({inner.text})", inner.params)
-    return _condition(node)
+    return _condition(node, classes)
 
 
 def join(operator: str, parts: list[SQL], empty: SQL) -> SQL:
@@ -60,19 +62,20 @@ def join(operator: str, parts: list[SQL], empty: SQL) -> SQL:
     return SQL("(" + operator.join(f"({part.text})" for part in parts) + ")", params)
 
 
-def _condition(cond: Condition) -> SQL:
+def _condition(cond: Condition, classes: list[int] | None) -> SQL:
     if cond.op == "exists":
-        present = _exists(cond.field)
+        present = _exists(cond.field, classes)
         return present if cond.value else SQL(f"NOT ({present.text})", present.params)
     if cond.op == "ne":
-        positive = _any_value(cond.field, "eq", cond.value)
+        positive = _any_value(cond.field, "eq", cond.value, classes)
         return SQL(f"NOT ({positive.text})", positive.params)
     if cond.op == "in":
         side = value_table(cond.field)
         if side is None:
-            return join(" OR ", [_any_value(cond.field, "eq", v) for v in cond.value], FALSE)
-        return _in_side_table(side, _one_of(side, cond.value))
-    return _any_value(cond.field, cond.op, cond.value)
+            options = [_any_value(cond.field, "eq", v, classes) for v in cond.value]
+            return join(" OR ", options, FALSE)
+        return _in_side_table(side, _one_of(side, cond.value), classes)
+    return _any_value(cond.field, cond.op, cond.value, classes)
 
 
 def value_predicate(value: SQL, json_type: SQL, op: str, operand: Any) -> SQL:
@@ -102,11 +105,13 @@ class ValueTable:
     def json_type(self, alias: str = "") -> SQL:
         return SQL(f"{alias}{self.type_column}") if self.type_column else SQL("'text'")
 
-    def where(self, alias: str = "") -> SQL:
+    def where(self, alias: str = "", classes: list[int] | None = None) -> SQL:
+        """This field's rows, in `classes` only (None: every class)."""
+        inside = in_classes(f"{alias}vis", classes)
         if self.selector is None:
-            return TRUE
+            return inside
         column, value = self.selector
-        return SQL(f"{alias}{column} = ?", [value])
+        return join(" AND ", [inside, SQL(f"{alias}{column} = ?", [value])], TRUE)
 
 
 def value_table(field_name: str) -> ValueTable | None:
@@ -123,7 +128,7 @@ def value_table(field_name: str) -> ValueTable | None:
     return ValueTable("asset_values", "value", "type", ("key", field_name))
 
 
-def _any_value(field_name: str, op: str, operand: Any) -> SQL:
+def _any_value(field_name: str, op: str, operand: Any, classes: list[int] | None) -> SQL:
     """1 when any value of the field satisfies `op operand`, else 0 (never NULL, so that NOT of
     it is right for missing fields too)."""
     side = value_table(field_name)
@@ -133,7 +138,8 @@ def _any_value(field_name: str, op: str, operand: Any) -> SQL:
         kind = SQL(f"(CASE WHEN {column} IS NULL THEN NULL ELSE 'text' END)")
         inner = value_predicate(SQL(column), kind, op, operand)
         return SQL(f"coalesce({inner.text}, 0)", inner.params)
-    return _in_side_table(side, value_predicate(side.value(), side.json_type(), op, operand))
+    predicate = value_predicate(side.value(), side.json_type(), op, operand)
+    return _in_side_table(side, predicate, classes)
 
 
 def _one_of(side: ValueTable, options: list[Any]) -> SQL:
@@ -153,19 +159,19 @@ def _one_of(side: ValueTable, options: list[Any]) -> SQL:
     return join(" OR ", parts, FALSE)
 
 
-def _in_side_table(side: ValueTable, predicate: SQL) -> SQL:
+def _in_side_table(side: ValueTable, predicate: SQL, classes: list[int] | None) -> SQL:
     # `a.pk IN (subquery)` lets SQLite drive the query from the side table's index.
-    where = join(" AND ", [side.where(), predicate], TRUE)
+    where = join(" AND ", [side.where(classes=classes), predicate], TRUE)
     subquery = f"SELECT asset FROM {side.table} WHERE {where.text}"
     return SQL(f"a.pk IN ({subquery})", where.params, keys=subquery)
 
 
-def _exists(field_name: str) -> SQL:
+def _exists(field_name: str, classes: list[int] | None) -> SQL:
     """The field has at least one value (matches() treats None and [] as no value)."""
     side = value_table(field_name)
     if side is None:
         return SQL(f"a.{field_name} IS NOT NULL")
-    where = side.where()
+    where = side.where(classes=classes)
     return SQL(f"a.pk IN (SELECT asset FROM {side.table} WHERE {where.text})", where.params)
 
 
@@ -230,6 +236,17 @@ def flatten_values(document: dict[str, Any]) -> list[tuple[str, str, Any]]:
     visit("metadata", document.get("metadata") or {}, top=True)
     visit("provenance", document.get("provenance") or {}, top=True)
     return list(rows)
+
+
+def in_classes(column: str, classes: list[int] | None) -> SQL:
+    """`column IN (classes)` over visibility classes (visibility.py): TRUE for None (every
+    class), false for none. The ids are integers the store read itself, so they are written
+    into the text and need no parameters."""
+    if classes is None:
+        return TRUE
+    if not classes:
+        return FALSE
+    return SQL(f"{column} IN ({','.join(str(int(vis)) for vis in classes)})")
 
 
 def in_list(column: str, values: list[Any]) -> SQL:

@@ -390,6 +390,10 @@ class VectorCache:
         hits = self.sparse.search(terms, visible, allowed, depth)
         return [(int(self._rowids[position]), score) for position, score in hits]
 
+    def matching(self, terms: list[QueryTerm], allowed: np.ndarray) -> np.ndarray:
+        """Keys of the rows among `allowed` that match any term (sparse.py), ascending."""
+        return self._rowids[self.sparse.matching(terms, allowed)]
+
     def plan(self, allowed: int) -> int:
         """Clusters to visit when `allowed` of the live rows may be returned (all = exact)."""
         live = max(int(self.alive.sum()), 1)
