@@ -24,6 +24,12 @@ class QueryTooExpensiveError(InvalidRequestError):
     """A read ran past the store's time budget and was stopped."""
 
 
+class RequestCancelledError(LabsearchError):
+    """The client went away before its answer was ready, so the work was stopped."""
+
+    status = 499  # "client closed request": nobody reads it, but logs and tests see it
+
+
 class InvalidFilterError(InvalidRequestError):
     """A filter does not follow the grammar in labsearch/filters.py."""
 

@@ -3,13 +3,17 @@ has a time budget, and the work a request may ask for is bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import numpy as np
 import pytest
+from starlette.requests import Request
 
+from chat_api.disconnects import unless_disconnected
+from labsearch import cancellation
 from labsearch.access import Access
-from labsearch.errors import InvalidRequestError, QueryTooExpensiveError
+from labsearch.errors import InvalidRequestError, QueryTooExpensiveError, RequestCancelledError
 from labsearch.schema import Asset, Provenance
 from labsearch.stores import fts_query
 from labsearch.stores.embedded import EmbeddedStore
@@ -129,3 +133,50 @@ def test_read_connections_of_finished_threads_are_closed(store):
         thread.join()
     store.search(SearchRequest(text="liver"), LAB_A)  # a live thread's read prunes the rest
     assert len(store._readers) <= 2
+
+
+def test_a_query_whose_client_has_gone_is_stopped(store):
+    """The cancellation event (set by the API when the client disconnects) stops the read at
+    the next progress check, with its own error, and the connection works again at once."""
+    store.progress_steps = 1_000
+    gone = threading.Event()
+    gone.set()
+    with cancellation.cancellable(gone), pytest.raises(RequestCancelledError):
+        store.facets(["instrument", "sample", "lane"], LAB_A)
+    assert sum(store.facets(["instrument"], LAB_A)["instrument"].values()) == 1500
+
+
+def _request(receive) -> Request:
+    return Request({"type": "http", "method": "POST", "path": "/v1/search", "headers": []}, receive)
+
+
+def test_the_api_stops_a_search_when_its_client_disconnects_mid_query(store):
+    """`unless_disconnected` (what /v1/search runs in) sets the event when the server reports
+    the client gone, while the real store is inside its facet query."""
+    store.progress_steps = 1  # a Python callback per VM step: the query now lasts long enough
+    started = threading.Event()
+
+    async def receive() -> dict:
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        return {"type": "http.disconnect"}
+
+    def work() -> dict:
+        started.set()
+        return store.facets(["instrument", "sample", "lane"] * 10, LAB_A)
+
+    with pytest.raises(RequestCancelledError):
+        asyncio.run(unless_disconnected(_request(receive), work))
+    store.progress_steps = 200_000
+    assert sum(store.facets(["instrument"], LAB_A)["instrument"].values()) == 1500
+
+
+def test_no_work_starts_for_a_client_gone_before_its_body_was_read():
+    ran = []
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(RequestCancelledError):
+        asyncio.run(unless_disconnected(_request(receive), lambda: ran.append(1)))
+    assert ran == []

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from chat_api.deps import CurrentUser, State
+from chat_api.disconnects import unless_disconnected
 from chat_api.searching import run_search
 from labsearch.models import ErrorBody, SearchRequestModel, SearchResponse
 
@@ -15,5 +16,8 @@ router = APIRouter(tags=["search"])
     summary="Hybrid search with filters (labsearch/filters.py grammar) and facet counts.",
     responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
 )
-def search(body: SearchRequestModel, access: CurrentUser, state: State) -> SearchResponse:
-    return run_search(state, access, body)
+async def search(
+    body: SearchRequestModel, access: CurrentUser, state: State, request: Request
+) -> SearchResponse:
+    # Facets over a large index can take seconds: a client that leaves stops the work.
+    return await unless_disconnected(request, lambda: run_search(state, access, body))

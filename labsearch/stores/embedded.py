@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from labsearch import cancellation
 from labsearch import filters as grammar
 from labsearch.access import Access
 from labsearch.errors import (
@@ -54,6 +55,7 @@ from labsearch.errors import (
     InvalidRequestError,
     ModelMismatchError,
     QueryTooExpensiveError,
+    RequestCancelledError,
     StoreUnavailableError,
 )
 from labsearch.schema import Asset
@@ -339,6 +341,10 @@ class EmbeddedStore:
         try:
             yield conn
         except sqlite3.OperationalError as error:
+            if "interrupted" in str(error) and _is_set(cancellation.current()):
+                raise RequestCancelledError(
+                    "the client went away, so its query was stopped"
+                ) from error
             if "interrupted" in str(error):
                 raise QueryTooExpensiveError(
                     f"the query ran longer than {self.query_timeout:g} s and was stopped; "
@@ -805,12 +811,19 @@ class EmbeddedStore:
     def _start_deadline(self, conn: sqlite3.Connection) -> None:
         """Stop the statements `conn` runs from now on once `query_timeout` seconds passed."""
         deadline = time.monotonic() + self.query_timeout
+        event = cancellation.current()  # set when the client of this request has gone
         # Checked every `progress_steps` VM steps (200k: ~10 ms of work): each check takes the
         # GIL, so checking much more often would slow the other threads down.
-        conn.set_progress_handler(lambda: time.monotonic() > deadline, self.progress_steps)
+        conn.set_progress_handler(
+            lambda: time.monotonic() > deadline or _is_set(event), self.progress_steps
+        )
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _is_set(event: threading.Event | None) -> bool:
+    return event is not None and event.is_set()
 
 
 def _locked(path: Path, error: Exception) -> IndexLockedError:
