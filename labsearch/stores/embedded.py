@@ -2,8 +2,9 @@
 for ranking (BM25 postings and a faiss vector index) that follow it.
 
 Why this design (measurements in docs/embedded-engine.md, bench/scale.py):
-- The filter grammar compiles 1:1 to SQL (sql_filters.py), permissions are a join on an indexed
-  side table, facets are GROUP BY and `match` is a plain query, so all of them are exact.
+- The filter grammar compiles 1:1 to SQL (sql_filters.py), permissions are a seek inside the
+  caller's visibility classes (never a read of another group's rows), facets are GROUP BY and
+  `match` is a plain query, so all of them are exact.
 - Ranking runs in memory over row positions (vectors.py, sparse.py): the caller's permissions
   and filter become one mask applied *inside* BM25 scoring and the vector search, so a filtered
   search returns every match however many better-scoring assets fail the filter, and BM25
@@ -22,8 +23,12 @@ Layout (`<directory>/labsearch.sqlite3`):
     asset_groups / asset_identifiers / asset_links   indexed side tables (permissions, list fields)
     asset_values(key, value, type, asset)            every metadata.*/provenance.* value, so
                                                      filters and facets on any key use an index
-    fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid (snippets, text
-                                                     in facets, and the texts sparse.py indexes)
+    fts(title, identifiers, text, parts)             FTS5, rowid = assets.rowid (snippets and
+                                                     the texts sparse.py indexes)
+    visibility / visibility_groups                   one class per distinct group set; assets
+                                                     and side-table rows carry theirs (`vis`),
+                                                     so a caller's queries seek inside its
+                                                     classes only (visibility.py)
 
 The in-memory indexes (vectors.py) follow the `generation` counter in `meta`, which every write
 transaction increments, so a server notices data committed by another process
