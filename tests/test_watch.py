@@ -37,12 +37,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OPERATOR = Access.as_operator()
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+def wait_until(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "", every: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 @pytest.fixture(params=["embedded", pytest.param("opensearch", marks=pytest.mark.integration)])
@@ -433,6 +435,7 @@ def test_serve_with_watch_answers_with_a_file_written_after_it_started(settings,
             lambda: f"file://{lab}/after.txt" in hits("zebrafish morpholino"),
             timeout=60,
             what="the new file in the API's answers",
+            every=0.6,  # within the API's 120 searches a minute per user
         )
     finally:
         server.send_signal(signal.SIGTERM)
