@@ -48,6 +48,10 @@ class TestOpenSearchStore(StoreConformance):
     def reopen_with_model(self, os_settings: Settings) -> Callable[[str, int], AssetStore]:
         return lambda model, dimension: open_os(os_settings, model, dimension)
 
+    @pytest.fixture
+    def reopen(self, os_settings: Settings) -> Callable[[bool], AssetStore]:
+        return lambda recreate: open_os(os_settings, recreate=recreate)
+
 
 # ---------------------------------------------------------------------- OpenSearch only
 
@@ -113,11 +117,43 @@ def test_rebuild_for_a_new_model_is_allowed(os_settings: Settings) -> None:
     with open_os(os_settings) as store:
         store.upsert([indexed(make_asset("a1"))])
     rebuild = open_os(os_settings, model="bigger-model", dimension=DIM * 2, recreate=True)
+    # A writer still on the old model: its write stands until the swap (the new index cannot
+    # take its vectors; the rebuild's own data replaces everything).
+    with open_os(os_settings) as live:
+        live.upsert([indexed(make_asset("a2"))])
+        assert live.info().count == 2
     rebuild.finish_rebuild()
     rebuild.close()
     with open_os(os_settings, model="bigger-model", dimension=DIM * 2) as reopened:
         assert reopened.info().count == 0
         assert reopened.info().model == "bigger-model"
+
+
+@pytest.mark.integration
+def test_a_rebuild_that_was_never_published_is_dropped_by_the_next(
+    os_settings: Settings, opensearch_node: str
+) -> None:
+    """Writers repeat their writes into a rebuild in progress; one whose process died must not
+    collect them for ever: the next rebuild drops it (and its journal)."""
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("a1"))])
+    abandoned = open_os(os_settings, recreate=True)
+    abandoned.client.close()  # the process died: no finish_rebuild, no close
+    rebuild = open_os(os_settings, recreate=True)
+    try:
+        alias = os_settings.opensearch_index
+        indices = requests.get(f"{opensearch_node}/_cat/indices/{alias}-v*?h=index", timeout=10)
+        assert abandoned.pending_index not in indices.text
+        with open_os(os_settings) as live:
+            live.upsert([indexed(make_asset("a2", title="written meanwhile"))])
+        rebuild.finish_rebuild()
+        assert [a.id for a in rebuild.get_many(["a1", "a2"], OPERATOR)] == ["a2"]
+    finally:
+        rebuild.close()
+    left = requests.get(f"{opensearch_node}/_cat/indices/{alias}-v*?h=index", timeout=10)
+    assert len(left.text.split()) == 1, "only the published index remains (no journal)"
+    markers = requests.get(f"{opensearch_node}/_cat/aliases/{alias}-rebuild*", timeout=10)
+    assert markers.text.strip() == "", "the rebuild's aliases end with the swap"
 
 
 @pytest.mark.integration
