@@ -148,6 +148,18 @@ def test_a_rebuild_that_was_never_published_is_dropped_by_the_next(
             live.upsert([indexed(make_asset("a2", title="written meanwhile"))])
         rebuild.finish_rebuild()
         assert [a.id for a in rebuild.get_many(["a1", "a2"], OPERATOR)] == ["a2"]
+        stale = OpenSearchStore(
+            build_client(os_settings),
+            url=abandoned.url,
+            alias=alias,
+            target=abandoned.target,
+            model=MODEL,
+            dimension=DIM,
+            pending_index=abandoned.pending_index,
+        )
+        with pytest.raises(ConfigError, match="replaced by a later rebuild"):
+            stale.finish_rebuild()  # what the abandoned process would get, had it lived on
+        stale.client.close()
     finally:
         rebuild.close()
     left = requests.get(f"{opensearch_node}/_cat/indices/{alias}-v*?h=index", timeout=10)

@@ -200,6 +200,16 @@ class OpenSearchStore:
         A no-op unless the store was opened with `recreate=True` on an existing alias."""
         if self.pending_index is None:
             return
+        with translated_errors(self.url, f"publishing {self.pending_index!r}"):
+            announced = opensearch_rebuild.still_announced(
+                self.client, self.alias, self.pending_index
+            )
+        if not announced:
+            raise ConfigError(
+                f"the rebuild of {self.alias!r} into {self.pending_index!r} was replaced by a "
+                "later rebuild of the same alias, which dropped its index; it is not published. "
+                "Run one `labsearch index --rebuild` at a time."
+            )
         with translated_errors(self.url, f"making {self.pending_index!r} searchable"):
             self.client.indices.put_settings(
                 index=self.pending_index, body={"index": SERVING_SETTINGS}

@@ -75,7 +75,9 @@ def announce(client: OpenSearch, alias: str, pending_index: str) -> None:
 
 def drop_abandoned(client: OpenSearch, alias: str, serving: Sequence[str]) -> None:
     """Delete the indices of a rebuild that was never published (its process died or failed)
-    before a new rebuild starts, so writers stop repeating their writes into it."""
+    before a new rebuild starts, so writers stop repeating their writes into it. Two rebuilds
+    of one alias at once are not supported: the later one drops the earlier, whose
+    `finish_rebuild()` then refuses to publish."""
     left: set[str] = set()
     for name in (marker_alias(alias), journal_alias(alias)):
         if client.indices.exists_alias(name=name):
@@ -84,6 +86,14 @@ def drop_abandoned(client: OpenSearch, alias: str, serving: Sequence[str]) -> No
     if left:
         log.warning("dropping %s, left by a rebuild of %s that was never published", left, alias)
         client.indices.delete(index=",".join(sorted(left)), params={"ignore_unavailable": "true"})
+
+
+def still_announced(client: OpenSearch, alias: str, pending_index: str) -> bool:
+    """False when a later rebuild of the same alias took over (and dropped this one's index)."""
+    name = marker_alias(alias)
+    if not client.indices.exists_alias(name=name):
+        return False
+    return pending_index in client.indices.get_alias(name=name)
 
 
 def swap_actions(alias: str, pending_index: str) -> list[dict[str, Any]]:
