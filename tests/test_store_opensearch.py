@@ -196,6 +196,28 @@ def test_analyzer_matches_the_embedded_tokenizer(os_settings: Settings, opensear
 
 
 @pytest.mark.integration
+def test_a_rejected_document_in_a_rebuild_stops_it_unpublished(os_settings: Settings) -> None:
+    """A rebuild sends its batches in the background; a batch the engine rejects still stops
+    the run: the rebuild is never published, and every call after the failure raises it."""
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("old"))])
+    bad = indexed(make_asset("too-many-values", metadata={"barcodes": list(range(10_001))}))
+    rebuild = open_os(os_settings, recreate=True)
+    try:
+        rebuild.upsert([indexed(make_asset("fine")), bad])
+        # Known once the request is answered: at the latest when the rebuild is published...
+        with pytest.raises(BulkWriteError, match="too-many-values"):
+            rebuild.finish_rebuild()
+        # ...and from then on, by every call.
+        with pytest.raises(BulkWriteError, match="too-many-values"):
+            rebuild.upsert([indexed(make_asset("later"))])
+    finally:
+        rebuild.close()
+    with open_os(os_settings) as reader:
+        assert [a.id for a in reader.match(None, OPERATOR).assets] == ["old"]
+
+
+@pytest.mark.integration
 def test_a_rejected_document_rolls_the_whole_batch_back(os_settings: Settings) -> None:
     """The engine rejects one document mid-bulk (more metadata values than OpenSearch's
     nested-object limit of 10,000): the error names it, and the batch is undone - its new ids

@@ -29,7 +29,9 @@ import contextlib
 import logging
 import math
 import secrets
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +95,7 @@ HIGHLIGHT = {
 }
 PAGE = 1000  # documents per page when reading everything (match, hashes_by_source)
 MAX_BULK_BYTES = 8 * 1024 * 1024
+BULK_WORKERS = 2  # a rebuild's bulk requests in flight at once (see _write_behind)
 MAX_KNN_K = 10_000  # the k-NN plugin's upper bound for k
 
 
@@ -113,6 +116,7 @@ class OpenSearchStore:
         pending_index: str | None = None,
         batch_size: int = 256,
         retry: RetryPolicy | None = None,
+        bulk_workers: int = BULK_WORKERS,
     ) -> None:
         self.client = client
         self.url = url
@@ -126,6 +130,12 @@ class OpenSearchStore:
         self.target = target
         self.pending_index = pending_index
         self._unrefreshed = False  # writes to an unpublished rebuild not yet refreshed
+        # A rebuild's upserts are sent in the background, `bulk_workers` requests at a time,
+        # while the caller prepares the next batch; the first failure stops the run.
+        self.bulk_workers = max(1, bulk_workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future] = deque()
+        self._failure: BaseException | None = None
         # Writers outside a rebuild repeat their writes into it (opensearch_rebuild.py).
         self._live = opensearch_rebuild.LiveWrites(client, alias, url, self.retry)
 
@@ -200,6 +210,7 @@ class OpenSearchStore:
         A no-op unless the store was opened with `recreate=True` on an existing alias."""
         if self.pending_index is None:
             return
+        self._drain()  # raises the failure of a batch sent in the background: not published
         with translated_errors(self.url, f"publishing {self.pending_index!r}"):
             announced = opensearch_rebuild.still_announced(
                 self.client, self.alias, self.pending_index
@@ -258,6 +269,12 @@ class OpenSearchStore:
             log.info("replayed %d asset(s) written during the rebuild of %s", count, self.alias)
 
     def close(self) -> None:
+        try:
+            self._drain()
+        except LabsearchError as error:  # already raised to the caller by a later call
+            log.warning("a bulk write to %s failed: %s", self.target, error)
+        if self._pool is not None:
+            self._pool.shutdown()
         if self.pending_index is not None:
             log.warning(
                 "index %s was rebuilt but not published; the alias %s still points to the old "
@@ -299,8 +316,13 @@ class OpenSearchStore:
         actions = [
             Action("index", asset_id, self._document(item)) for asset_id, item in latest.items()
         ]
+        if self.pending_index is not None:
+            # Nobody reads the unpublished index: no snapshot, and the write is sent in the
+            # background (a rejected document fails the next call and the rebuild).
+            self._write_behind(actions)
+            return
         rebuilding = self._begin_live_write(list(latest))
-        before = None if self.pending_index else self._snapshot(list(latest))
+        before = self._snapshot(list(latest))
         try:
             self._write(actions)
         except BulkWriteError as failure:
@@ -428,16 +450,59 @@ class OpenSearchStore:
         document["vector"] = [round(x, 8) for x in vector]
         return document
 
+    def _write_behind(self, actions: list[Action]) -> None:
+        """Send a rebuild's bulk requests from worker threads, at most `bulk_workers` at once
+        (the caller builds the next batch meanwhile; the node indexes requests in parallel).
+        A failed request is raised by the next call on this store, `finish_rebuild()` included,
+        so a failing batch stops the run and the rebuild is never published."""
+        self._raise_failure()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.bulk_workers, thread_name_prefix="os-bulk")
+        for batch in batches(actions, self.batch_size, MAX_BULK_BYTES):
+            while len(self._in_flight) >= self.bulk_workers:
+                self._collect(self._in_flight.popleft())
+            self._in_flight.append(
+                self._pool.submit(
+                    run_bulk, self.client, self.target, batch, policy=self.retry, url=self.url
+                )
+            )
+        self._unrefreshed = True
+
+    def _collect(self, future: Future) -> None:
+        try:
+            future.result()
+        except BaseException as error:
+            if self._failure is None:
+                self._failure = error
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _drain(self) -> None:
+        """Wait for every request sent in the background; raise the first failure."""
+        while self._in_flight:
+            future = self._in_flight.popleft()
+            try:
+                future.result()
+            except BaseException as error:
+                if self._failure is None:
+                    self._failure = error
+        self._raise_failure()
+
     def _settle(self) -> None:
         """Make this store's own writes to an unpublished rebuild visible to its reads (the
         indexer asks what a source already wrote); refreshing once per read after writes,
         instead of once per write, is what makes bulk loading fast."""
+        self._drain()
         if self._unrefreshed:
             with translated_errors(self.url, f"refreshing {self.target!r}"):
                 self.client.indices.refresh(index=self.target)
             self._unrefreshed = False
 
     def _write(self, actions: list[Action]) -> dict[str, str]:
+        self._drain()  # a rebuild's background writes land before anything else
         results: dict[str, str] = {}
 
         try:

@@ -46,6 +46,10 @@ COLUMN_REPEATS = {
     column: max(1, round(weight)) for column, weight in zip(COLUMNS, WEIGHTS, strict=True)
 }
 
+# HNSW build parameters of new indices. bench/opensearch_bulk.py measures others (--m,
+# --ef-construction): bulk rate against recall@10; README, "OpenSearch at scale".
+HNSW_PARAMETERS = {"m": 16, "ef_construction": 128}
+
 _KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
 _TEXT = {"type": "text", "analyzer": TEXT_ANALYZER}
 
@@ -119,7 +123,7 @@ def index_body(model: str, dimension: int) -> dict[str, Any]:
                         "name": "hnsw",
                         "engine": "lucene",
                         "space_type": "cosinesimil",
-                        "parameters": {"m": 16, "ef_construction": 128},
+                        "parameters": dict(HNSW_PARAMETERS),
                     },
                 },
             },
