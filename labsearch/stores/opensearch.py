@@ -399,6 +399,7 @@ class OpenSearchStore:
     def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
         """Rewrite each named asset with its new groups and content hash, its stored vector
         and everything else unchanged, then refresh. Not one transaction (see `upsert`)."""
+        self._settle()  # a rebuild's own writes, sent in the background, are read back here
         latest = {update.asset_id: update for update in updates}
         wanted = list(latest)
         changed = 0
