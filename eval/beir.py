@@ -145,8 +145,11 @@ def doc_id_of(asset_id: str) -> str:
 
 
 def eval_settings(settings: Settings, dataset_name: str, home: Path) -> Settings:
-    """Settings for the throwaway benchmark index: a temporary home, a dedicated index name."""
-    return settings.with_overrides(home=home, opensearch_index=f"labsearch-eval-{dataset_name}")
+    """Settings for the throwaway benchmark index: a temporary home, a dedicated index name
+    (`labsearch-eval-<dataset>` for the default `labsearch`; derived from the configured index,
+    so a test's run never meets another's)."""
+    index = f"{settings.opensearch_index}-eval-{dataset_name}"
+    return settings.with_overrides(home=home, opensearch_index=index)
 
 
 def index_corpus(

@@ -6,6 +6,9 @@ override the fixtures
     store               a fresh, empty store of dimension 8 for model "test-model"
     reopen_with_model   a callable (model, dimension) -> store that reopens the SAME index
                         with another model/dimension (used for the ModelMismatchError test)
+    reopen              a callable (recreate) -> another store object on the SAME index, as
+                        another process would open it; `recreate=True` starts a rebuild
+                        (published by its `finish_rebuild()`)
 
 Backends express harmless differences by overriding the comparison helpers
 (`assert_same_assets`, `assert_same_ids`), not by skipping tests.
@@ -243,6 +246,10 @@ class StoreConformance:
     @pytest.fixture
     def reopen_with_model(self) -> Callable[[str, int], AssetStore]:
         raise NotImplementedError("the backend's test class must provide `reopen_with_model`")
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[bool], AssetStore]:
+        raise NotImplementedError("the backend's test class must provide `reopen`")
 
     # ---------------------------------------------------------------- comparison helpers
 
@@ -759,6 +766,44 @@ class StoreConformance:
             self.assert_same_assets(item.asset, asset)
             assert item.content_hash == asset.content_hash(MODEL)
         assert list(store.iter_assets(batch_size=7))[-1][-1].asset.id == "it-06"
+
+    # ---------------------------------------------------------------- rebuilds
+
+    def test_writes_during_a_rebuild_are_kept_after_it_is_published(
+        self, store: AssetStore, reopen: Callable[[bool], AssetStore]
+    ) -> None:
+        """`labsearch watch` or an ingest (another store object, possibly another process)
+        writes while `labsearch index --rebuild` loads the new index: once the rebuild is
+        published, what they wrote and deleted still holds, even where the rebuild wrote an
+        older version of the same asset before or after them."""
+        old = [make_asset(name, title=f"{name} before the rebuild") for name in ("a", "b", "c")]
+        store.upsert([indexed(asset, seed=i) for i, asset in enumerate(old)])
+        rebuild = reopen(True)
+        live = reopen(False)
+        try:
+            # The rebuild read its sources before the live writes below.
+            stale = [make_asset(name, title=f"{name} as the rebuild read it") for name in "abc"]
+            rebuild.upsert([indexed(stale[0]), indexed(stale[1])])
+            written = make_asset("a", title="a written during the rebuild", text="ocelot")
+            added = make_asset("new", title="added during the rebuild", text="pangolin")
+            live.upsert([indexed(written, unit(1)), indexed(added, unit(2))])
+            assert live.delete(["b", "c"]) == 2
+            store.set_groups([GroupsUpdate("a", ["lab-b"], "regrouped")])  # a third writer
+            # ...and wrote its older versions of the same assets after them.
+            rebuild.upsert([indexed(stale[0]), indexed(stale[2])])
+            rebuild.finish_rebuild()
+            regrouped = written.model_copy(update={"groups": ["lab-b"]})
+            for reader in (live, store, rebuild):
+                self.assert_same_assets(reader.get("a", OPERATOR), regrouped)
+                self.assert_same_assets(reader.get("new", OPERATOR), added)
+                assert reader.get("b", OPERATOR) is None and reader.get("c", OPERATOR) is None
+                assert reader.info().count == 2
+                hits = reader.search(SearchRequest(text="pangolin", vector=unit(2)), OPERATOR)
+                assert ids(hits)[:1] == ["new"]
+                assert reader.hashes_by_source("src://test")["a"] == "regrouped"
+        finally:
+            live.close()
+            rebuild.close()
 
 
 __all__ = ["StoreConformance", "indexed", "make_asset", "unit", "ids", "DIM", "MODEL"]

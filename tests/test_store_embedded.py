@@ -53,6 +53,10 @@ class TestEmbeddedStore(StoreConformance):
         for store in opened:
             store.close()
 
+    @pytest.fixture
+    def reopen(self, tmp_path: Path) -> Callable[[bool], AssetStore]:
+        return lambda recreate: EmbeddedStore.open(tmp_path / "index", MODEL, DIM, recreate)
+
 
 def test_a_second_instance_sees_committed_data_without_restart(tmp_path: Path) -> None:
     reader = EmbeddedStore.open(tmp_path, MODEL, DIM)

@@ -48,6 +48,10 @@ class TestOpenSearchStore(StoreConformance):
     def reopen_with_model(self, os_settings: Settings) -> Callable[[str, int], AssetStore]:
         return lambda model, dimension: open_os(os_settings, model, dimension)
 
+    @pytest.fixture
+    def reopen(self, os_settings: Settings) -> Callable[[bool], AssetStore]:
+        return lambda recreate: open_os(os_settings, recreate=recreate)
+
 
 # ---------------------------------------------------------------------- OpenSearch only
 
@@ -113,11 +117,55 @@ def test_rebuild_for_a_new_model_is_allowed(os_settings: Settings) -> None:
     with open_os(os_settings) as store:
         store.upsert([indexed(make_asset("a1"))])
     rebuild = open_os(os_settings, model="bigger-model", dimension=DIM * 2, recreate=True)
+    # A writer still on the old model: its write stands until the swap (the new index cannot
+    # take its vectors; the rebuild's own data replaces everything).
+    with open_os(os_settings) as live:
+        live.upsert([indexed(make_asset("a2"))])
+        assert live.info().count == 2
     rebuild.finish_rebuild()
     rebuild.close()
     with open_os(os_settings, model="bigger-model", dimension=DIM * 2) as reopened:
         assert reopened.info().count == 0
         assert reopened.info().model == "bigger-model"
+
+
+@pytest.mark.integration
+def test_a_rebuild_that_was_never_published_is_dropped_by_the_next(
+    os_settings: Settings, opensearch_node: str
+) -> None:
+    """Writers repeat their writes into a rebuild in progress; one whose process died must not
+    collect them for ever: the next rebuild drops it (and its journal)."""
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("a1"))])
+    abandoned = open_os(os_settings, recreate=True)
+    abandoned.client.close()  # the process died: no finish_rebuild, no close
+    rebuild = open_os(os_settings, recreate=True)
+    try:
+        alias = os_settings.opensearch_index
+        indices = requests.get(f"{opensearch_node}/_cat/indices/{alias}-v*?h=index", timeout=10)
+        assert abandoned.pending_index not in indices.text
+        with open_os(os_settings) as live:
+            live.upsert([indexed(make_asset("a2", title="written meanwhile"))])
+        rebuild.finish_rebuild()
+        assert [a.id for a in rebuild.get_many(["a1", "a2"], OPERATOR)] == ["a2"]
+        stale = OpenSearchStore(
+            build_client(os_settings),
+            url=abandoned.url,
+            alias=alias,
+            target=abandoned.target,
+            model=MODEL,
+            dimension=DIM,
+            pending_index=abandoned.pending_index,
+        )
+        with pytest.raises(ConfigError, match="replaced by a later rebuild"):
+            stale.finish_rebuild()  # what the abandoned process would get, had it lived on
+        stale.client.close()
+    finally:
+        rebuild.close()
+    left = requests.get(f"{opensearch_node}/_cat/indices/{alias}-v*?h=index", timeout=10)
+    assert len(left.text.split()) == 1, "only the published index remains (no journal)"
+    markers = requests.get(f"{opensearch_node}/_cat/aliases/{alias}-rebuild*", timeout=10)
+    assert markers.text.strip() == "", "the rebuild's aliases end with the swap"
 
 
 @pytest.mark.integration
@@ -145,6 +193,28 @@ def test_analyzer_matches_the_embedded_tokenizer(os_settings: Settings, opensear
     tokens = [t["token"] for t in response["tokens"]]
     # Porter stems, '-' and '_' stay inside tokens, diacritics folded (FTS5 unicode61 + porter).
     assert tokens == ["run", "liv-0042", "sample_nam", "cafe", "mice"]
+
+
+@pytest.mark.integration
+def test_a_rejected_document_in_a_rebuild_stops_it_unpublished(os_settings: Settings) -> None:
+    """A rebuild sends its batches in the background; a batch the engine rejects still stops
+    the run: the rebuild is never published, and every call after the failure raises it."""
+    with open_os(os_settings) as store:
+        store.upsert([indexed(make_asset("old"))])
+    bad = indexed(make_asset("too-many-values", metadata={"barcodes": list(range(10_001))}))
+    rebuild = open_os(os_settings, recreate=True)
+    try:
+        rebuild.upsert([indexed(make_asset("fine")), bad])
+        # Known once the request is answered: at the latest when the rebuild is published...
+        with pytest.raises(BulkWriteError, match="too-many-values"):
+            rebuild.finish_rebuild()
+        # ...and from then on, by every call.
+        with pytest.raises(BulkWriteError, match="too-many-values"):
+            rebuild.upsert([indexed(make_asset("later"))])
+    finally:
+        rebuild.close()
+    with open_os(os_settings) as reader:
+        assert [a.id for a in reader.match(None, OPERATOR).assets] == ["old"]
 
 
 @pytest.mark.integration

@@ -64,7 +64,7 @@ from labsearch.errors import (
     StoreUnavailableError,
 )
 from labsearch.schema import Asset
-from labsearch.stores import fts_query, fusion, sparse, visibility
+from labsearch.stores import embedded_rebuild, fts_query, fusion, sparse, visibility
 from labsearch.stores.protocol import (
     GroupsUpdate,
     IndexedAsset,
@@ -429,12 +429,14 @@ class EmbeddedStore:
             (count,) = conn.execute("SELECT count(*) FROM assets").fetchone()
         return IndexInfo(self.model, self.dimension, count, self.backend)
 
+    @embedded_rebuild.shared
     def upsert(self, items: Sequence[IndexedAsset]) -> None:
         """Insert or replace assets by id in one transaction (the last of duplicate ids wins)."""
         rows = {item.asset.id: self._row(item) for item in items}
         if not rows:
             return
         with self._write() as conn:
+            embedded_rebuild.skip_journaled(self, conn, rows)
             self._delete_ids(conn, list(rows))
             # Keys are assigned here, above every key ever used (AUTOINCREMENT's own counter,
             # which an explicit larger key advances), so all rows go in with executemany.
@@ -507,6 +509,7 @@ class EmbeddedStore:
         body = (asset.model_dump_json(), vector.astype(np.float32).tobytes())
         return columns, body, asset, flatten_values(dump)
 
+    @embedded_rebuild.shared
     def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
         """New groups and content hashes for stored assets, in one transaction. The row keeps
         its key, vector and full-text entry; the stored JSON and the permission side table
@@ -549,6 +552,7 @@ class EmbeddedStore:
                 )
         return changed
 
+    @embedded_rebuild.shared
     def delete(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0

@@ -13,6 +13,9 @@ machine (their own cluster, Amazon OpenSearch Service or Serverless).
   two backends' results comparable).
 - Writes are bulk requests with retries (opensearch_bulk.py) followed by a refresh, so data is
   searchable when `upsert`/`delete` return.
+- Writes made by other store objects while a rebuild runs (`labsearch watch`, an ingest, in any
+  process) are repeated into the new index and replayed at the swap (opensearch_rebuild.py), so
+  publishing a rebuild loses none of them.
 - `set_groups` re-indexes whole documents: a partial update would rebuild each document from
   `_source`, which leaves out the vector, and so drop it. The stored vector is read back with a
   script field (`doc['vector']`) instead, so nothing is embedded again.
@@ -26,7 +29,9 @@ import contextlib
 import logging
 import math
 import secrets
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +48,7 @@ from labsearch.errors import (
 from labsearch.filters import TOP_LEVEL_FIELDS, normalize_field
 from labsearch.schema import Asset
 from labsearch.settings import Settings
-from labsearch.stores import fts_query, fusion
+from labsearch.stores import fts_query, fusion, opensearch_rebuild
 from labsearch.stores.opensearch_bulk import (
     Action,
     BulkWriteError,
@@ -90,6 +95,7 @@ HIGHLIGHT = {
 }
 PAGE = 1000  # documents per page when reading everything (match, hashes_by_source)
 MAX_BULK_BYTES = 8 * 1024 * 1024
+BULK_WORKERS = 2  # a rebuild's bulk requests in flight at once (see _write_behind)
 MAX_KNN_K = 10_000  # the k-NN plugin's upper bound for k
 
 
@@ -110,6 +116,7 @@ class OpenSearchStore:
         pending_index: str | None = None,
         batch_size: int = 256,
         retry: RetryPolicy | None = None,
+        bulk_workers: int = BULK_WORKERS,
     ) -> None:
         self.client = client
         self.url = url
@@ -123,6 +130,14 @@ class OpenSearchStore:
         self.target = target
         self.pending_index = pending_index
         self._unrefreshed = False  # writes to an unpublished rebuild not yet refreshed
+        # A rebuild's upserts are sent in the background, `bulk_workers` requests at a time,
+        # while the caller prepares the next batch; the first failure stops the run.
+        self.bulk_workers = max(1, bulk_workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future] = deque()
+        self._failure: BaseException | None = None
+        # Writers outside a rebuild repeat their writes into it (opensearch_rebuild.py).
+        self._live = opensearch_rebuild.LiveWrites(client, alias, url, self.retry)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -169,9 +184,11 @@ class OpenSearchStore:
                 _create_index(client, alias, settings.model, dimension, with_alias=True)
                 return cls(client, target=alias, **options)
             if recreate:
+                opensearch_rebuild.drop_abandoned(client, alias, current)
                 index = _create_index(
                     client, alias, settings.model, dimension, with_alias=False, bulk=True
                 )
+                opensearch_rebuild.announce(client, alias, index)
                 log.info("rebuilding %s into %s; finish_rebuild() swaps the alias", alias, index)
                 return cls(client, target=index, pending_index=index, **options)
             mapping = client.indices.get_mapping(index=current[0])[current[0]]
@@ -193,23 +210,71 @@ class OpenSearchStore:
         A no-op unless the store was opened with `recreate=True` on an existing alias."""
         if self.pending_index is None:
             return
+        self._drain()  # raises the failure of a batch sent in the background: not published
+        with translated_errors(self.url, f"publishing {self.pending_index!r}"):
+            announced = opensearch_rebuild.still_announced(
+                self.client, self.alias, self.pending_index
+            )
+        if not announced:
+            raise ConfigError(
+                f"the rebuild of {self.alias!r} into {self.pending_index!r} was replaced by a "
+                "later rebuild of the same alias, which dropped its index; it is not published. "
+                "Run one `labsearch index --rebuild` at a time."
+            )
         with translated_errors(self.url, f"making {self.pending_index!r} searchable"):
             self.client.indices.put_settings(
                 index=self.pending_index, body={"index": SERVING_SETTINGS}
             )
+        self._replay_live_writes()
+        with translated_errors(self.url, f"making {self.pending_index!r} searchable"):
             self.client.indices.refresh(index=self.pending_index)
         with translated_errors(self.url, f"swapping alias {self.alias!r}"):
             old = _aliased_indices(self.client, self.alias)
             actions: list[dict[str, Any]] = [
                 {"add": {"index": self.pending_index, "alias": self.alias}}
             ]
+            actions += opensearch_rebuild.swap_actions(self.alias, self.pending_index)
             actions += [{"remove_index": {"index": name}} for name in old]
             self.client.indices.update_aliases(body={"actions": actions})
         log.info("alias %s now points to %s (dropped %s)", self.alias, self.pending_index, old)
         self.target = self.alias
         self.pending_index = None
 
+    def _replay_live_writes(self) -> None:
+        """Bring what other writers changed during the rebuild into the new index (see
+        opensearch_rebuild.py); skipped when the serving index holds another model's vectors."""
+        assert self.pending_index is not None
+        with translated_errors(self.url, f"reading the mapping of {self.alias!r}"):
+            serving = _aliased_indices(self.client, self.alias)
+            mapping = self.client.indices.get_mapping(index=serving[0]) if serving else {}
+        meta = read_meta(next(iter(mapping.values()))) if mapping else None
+        if meta is None or (meta.get("model"), meta.get("dimension")) != (
+            self.model,
+            self.dimension,
+        ):
+            log.warning(
+                "rebuild of %s for %s: writes made meanwhile with another model are not replayed",
+                self.alias,
+                self.model,
+            )
+            return
+        count = opensearch_rebuild.replay(
+            self.client,
+            self.url,
+            self.pending_index,
+            lambda ids: self._stored_documents(ids, index=self.alias),
+            self.retry,
+        )
+        if count:
+            log.info("replayed %d asset(s) written during the rebuild of %s", count, self.alias)
+
     def close(self) -> None:
+        try:
+            self._drain()
+        except LabsearchError as error:  # already raised to the caller by a later call
+            log.warning("a bulk write to %s failed: %s", self.target, error)
+        if self._pool is not None:
+            self._pool.shutdown()
         if self.pending_index is not None:
             log.warning(
                 "index %s was rebuilt but not published; the alias %s still points to the old "
@@ -251,13 +316,26 @@ class OpenSearchStore:
         actions = [
             Action("index", asset_id, self._document(item)) for asset_id, item in latest.items()
         ]
-        before = None if self.pending_index else self._snapshot(list(latest))
+        if self.pending_index is not None:
+            # Nobody reads the unpublished index: no snapshot, and the write is sent in the
+            # background (a rejected document fails the next call and the rebuild).
+            self._write_behind(actions)
+            return
+        rebuilding = self._begin_live_write(list(latest))
+        before = self._snapshot(list(latest))
         try:
             self._write(actions)
         except BulkWriteError as failure:
             if before is not None:
                 self._roll_back(list(latest), before, failure)
             raise
+        if rebuilding:
+            self._live.repeat(actions, self._write)
+
+    def _begin_live_write(self, asset_ids: list[str]) -> bool:
+        """True when a rebuild by another store object is in progress, so this write must be
+        repeated into its index; the rebuilding store itself writes only its new index."""
+        return self.pending_index is None and self._live.begin(asset_ids)
 
     def _snapshot(self, asset_ids: list[str]) -> dict[str, dict[str, Any]] | None:
         """What a rollback would restore, or None when the cluster cannot say (the vectors
@@ -272,11 +350,15 @@ class OpenSearchStore:
             )
             return None
 
-    def _stored_documents(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored documents (vectors included) of those of `asset_ids` that exist."""
+    def _stored_documents(
+        self, asset_ids: list[str], index: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The stored documents (vectors included) of those of `asset_ids` that exist (in
+        `index`, by default where this store reads)."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(asset_ids), self.batch_size):
-            for hit in self._stored_with_vectors(asset_ids[start : start + self.batch_size]):
+            chunk = asset_ids[start : start + self.batch_size]
+            for hit in self._stored_with_vectors(chunk, index):
                 stored = IndexedAsset(
                     from_source(hit["_source"]),
                     hit["fields"]["vector"][0],
@@ -307,12 +389,17 @@ class OpenSearchStore:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return 0
-        results = self._write([Action("delete", asset_id) for asset_id in unique])
+        actions = [Action("delete", asset_id) for asset_id in unique]
+        rebuilding = self._begin_live_write(unique)
+        results = self._write(actions)
+        if rebuilding:
+            self._live.repeat(actions, self._write)
         return sum(1 for result in results.values() if result == "deleted")
 
     def set_groups(self, updates: Sequence[GroupsUpdate]) -> int:
         """Rewrite each named asset with its new groups and content hash, its stored vector
         and everything else unchanged, then refresh. Not one transaction (see `upsert`)."""
+        self._settle()  # a rebuild's own writes, sent in the background, are read back here
         latest = {update.asset_id: update for update in updates}
         wanted = list(latest)
         changed = 0
@@ -325,11 +412,18 @@ class OpenSearchStore:
                 vector = hit["fields"]["vector"][0]
                 items.append(IndexedAsset(asset, vector, update.content_hash))
             if items:
-                self._write([Action("index", i.asset.id, self._document(i)) for i in items])
+                actions = [Action("index", i.asset.id, self._document(i)) for i in items]
+                # Only ids that exist here: an unknown id is ignored, not a deletion to replay.
+                rebuilding = self._begin_live_write([action.doc_id for action in actions])
+                self._write(actions)
+                if rebuilding:
+                    self._live.repeat(actions, self._write)
                 changed += len(items)
         return changed
 
-    def _stored_with_vectors(self, asset_ids: list[str]) -> list[dict[str, Any]]:
+    def _stored_with_vectors(
+        self, asset_ids: list[str], index: str | None = None
+    ) -> list[dict[str, Any]]:
         """Hits of the stored assets among `asset_ids`, each with its vector in `fields`."""
         body = {
             "query": {"ids": {"values": asset_ids}},
@@ -338,7 +432,7 @@ class OpenSearchStore:
             "script_fields": {"vector": {"script": {"source": "doc['vector'].getValue()"}}},
         }
         with translated_errors(self.url, "reading stored vectors"):
-            return self.client.search(index=self.target, body=body)["hits"]["hits"]
+            return self.client.search(index=index or self.target, body=body)["hits"]["hits"]
 
     def _document(self, item: IndexedAsset) -> dict[str, Any]:
         vector = [float(x) for x in item.vector]
@@ -357,16 +451,59 @@ class OpenSearchStore:
         document["vector"] = [round(x, 8) for x in vector]
         return document
 
+    def _write_behind(self, actions: list[Action]) -> None:
+        """Send a rebuild's bulk requests from worker threads, at most `bulk_workers` at once
+        (the caller builds the next batch meanwhile; the node indexes requests in parallel).
+        A failed request is raised by the next call on this store, `finish_rebuild()` included,
+        so a failing batch stops the run and the rebuild is never published."""
+        self._raise_failure()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.bulk_workers, thread_name_prefix="os-bulk")
+        for batch in batches(actions, self.batch_size, MAX_BULK_BYTES):
+            while len(self._in_flight) >= self.bulk_workers:
+                self._collect(self._in_flight.popleft())
+            self._in_flight.append(
+                self._pool.submit(
+                    run_bulk, self.client, self.target, batch, policy=self.retry, url=self.url
+                )
+            )
+        self._unrefreshed = True
+
+    def _collect(self, future: Future) -> None:
+        try:
+            future.result()
+        except BaseException as error:
+            if self._failure is None:
+                self._failure = error
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _drain(self) -> None:
+        """Wait for every request sent in the background; raise the first failure."""
+        while self._in_flight:
+            future = self._in_flight.popleft()
+            try:
+                future.result()
+            except BaseException as error:
+                if self._failure is None:
+                    self._failure = error
+        self._raise_failure()
+
     def _settle(self) -> None:
         """Make this store's own writes to an unpublished rebuild visible to its reads (the
         indexer asks what a source already wrote); refreshing once per read after writes,
         instead of once per write, is what makes bulk loading fast."""
+        self._drain()
         if self._unrefreshed:
             with translated_errors(self.url, f"refreshing {self.target!r}"):
                 self.client.indices.refresh(index=self.target)
             self._unrefreshed = False
 
     def _write(self, actions: list[Action]) -> dict[str, str]:
+        self._drain()  # a rebuild's background writes land before anything else
         results: dict[str, str] = {}
 
         try:

@@ -54,14 +54,23 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Action:
-    """One bulk action: `index` (with its document) or `delete`."""
+    """One bulk action: `index` or `create` (with its document) or `delete`.
+
+    `if_seq` = (seq_no, primary_term) makes it conditional: it applies only if the stored
+    document is still that version. A conditional action (or a `create`) that finds another
+    version ends as `conflict`, not as a failure: someone wrote the id in between, and what
+    they wrote is newer (opensearch_rebuild.py replays writes that way)."""
 
     op: str
     doc_id: str
     document: dict[str, Any] | None = None
+    if_seq: tuple[int, int] | None = None
 
     def lines(self, index: str) -> list[str]:
-        head = json.dumps({self.op: {"_index": index, "_id": self.doc_id}})
+        meta: dict[str, Any] = {"_index": index, "_id": self.doc_id}
+        if self.if_seq is not None:
+            meta["if_seq_no"], meta["if_primary_term"] = self.if_seq
+        head = json.dumps({self.op: meta})
         if self.document is None:
             return [head]
         return [head, json.dumps(self.document, ensure_ascii=False)]
@@ -91,10 +100,13 @@ def run_bulk(
     *,
     policy: RetryPolicy,
     url: str,
+    require_alias: bool = False,
 ) -> dict[str, str]:
     """Send one batch until every action succeeded or failed for good.
 
-    Returns each action's final result (`created`, `updated`, `deleted`, `not_found`). Raises
+    Returns each action's final result (`created`, `updated`, `deleted`, `not_found`,
+    `conflict`). With `require_alias`, `index` must be an alias (a missing one fails each
+    action instead of auto-creating an index by that name). Raises
     StoreUnavailableError when the cluster stays unreachable or overloaded through every retry,
     and BulkWriteError for documents the cluster rejected for good.
     """
@@ -106,7 +118,10 @@ def run_bulk(
     for attempt in range(policy.attempts):
         body = "\n".join(line for a in pending.values() for line in a.lines(index)) + "\n"
         try:
-            response = client.bulk(body=body)
+            if require_alias:
+                response = client.bulk(body=body, params={"require_alias": "true"})
+            else:
+                response = client.bulk(body=body)
         except (os_errors.ConnectionError, os_errors.ConnectionTimeout) as exc:
             last_problem = f"cannot reach {url}: {exc.__class__.__name__}: {exc}"
         except os_errors.TransportError as exc:
@@ -125,6 +140,8 @@ def run_bulk(
                     continue
                 if "error" not in outcome or (op == "delete" and status == 404):
                     results[doc_id] = outcome.get("result", "")
+                elif status == 409 and (op == "create" or pending[doc_id].if_seq is not None):
+                    results[doc_id] = "conflict"
                 elif status in RETRYABLE_STATUS:
                     retry[doc_id] = pending[doc_id]
                     last_problem = f"{doc_id}: {status} {_reason(outcome['error'])}"
