@@ -65,6 +65,13 @@ class SyncState:
         return dict(rows.fetchall())
 
     def save_fingerprints(self, uri: str, model: str, fingerprints: dict[str, str]) -> None:
+        rows = self._db.execute(
+            "SELECT root, model, value FROM fingerprints WHERE source = ?", (uri,)
+        )
+        if {root: (kind, value) for root, kind, value in rows} == {
+            root: (model, value) for root, value in fingerprints.items()
+        }:
+            return  # a re-run that found nothing changed: no commit (an fsync, ~20 ms)
         with self._db:
             self._db.execute("DELETE FROM fingerprints WHERE source = ?", (uri,))
             self._db.executemany(

@@ -37,8 +37,9 @@ Precision = Literal["auto", "float32", "bfloat16"]
 # How queries are embedded: "auto" is the ONNX export (made on first need) with the variant
 # docs/evaluation.md chose (int8), falling back to torch for models that cannot be exported.
 QueryBackend = Literal["auto", "onnx", "onnx-int8", "torch"]
-# How documents are embedded: sentence-transformers (at `precision`), or the ONNX export.
-EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
+# How documents are embedded: sentence-transformers (at `precision`), or the ONNX export; "auto"
+# is whichever of torch and float32 ONNX measured faster on this CPU (labsearch/backend_choice.py).
+EmbedBackend = Literal["auto", "torch", "onnx", "onnx-int8"]
 
 _BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -172,12 +173,10 @@ class Embedder:
         # What a vector depends on besides the text: the model and how much of the text it
         # reads. Vectors of text cut at another length are other vectors: cached apart, and the
         # indexer re-embeds when this changes.
-        self.vector_key = model if max_tokens is None else f"{model}@{max_tokens}"
-        # ... and the backend: int8 vectors are other vectors. (bfloat16 autocast and float32
-        # torch share a key: cosine >= 0.9999; ONNX float32 gets its own all the same.)
-        self.backend = backend
-        if backend != "torch":
-            self.vector_key += f"#{backend}"
+        self._text_key = model if max_tokens is None else f"{model}@{max_tokens}"
+        # ... and the backend (`vector_key`). "auto" is decided on first need (`backend`).
+        self.backend_setting = backend
+        self._backend: str | None = None if backend == "auto" else backend
         self._document_encoder: OnnxEncoder | None = None
         self.batch_size = batch_size
         self.show_progress = show_progress
@@ -193,6 +192,76 @@ class Embedder:
         self._query_encoder: OnnxEncoder | None = None
         self._query_fallback = query_backend == "torch" or self.export_dir is None
         self._query_lock = threading.Lock()
+        self._backend_lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        """How documents are embedded here: the setting, or for "auto" the backend measured
+        fastest on this CPU (remembered beside the exports; measured once, loading both)."""
+        if self._backend is None:
+            from labsearch import backend_choice
+
+            with self._backend_lock:
+                if self._backend is None:
+                    self._backend = backend_choice.remembered(self.export_dir) or (
+                        self._measure_backends()
+                    )
+        return self._backend
+
+    @property
+    def vector_key(self) -> str:
+        """What cached and indexed vectors are keyed by: model, word pieces read, backend. int8
+        vectors are other vectors; bfloat16 autocast and float32 torch share a key (cosine >=
+        0.9999); float32 ONNX gets its own all the same."""
+        backend = self.backend
+        return self._text_key if backend == "torch" else f"{self._text_key}#{backend}"
+
+    def _measure_backends(self) -> str:
+        """Time the candidates of labsearch/backend_choice.py on its calibration texts, in this
+        embedder's batches after a warm-up: loading the model (libraries imported before the
+        clock starts, so torch's import is not held against it) and embedding. Decided on CPU
+        seconds, which other jobs on the machine disturb less than wall time. A model without an
+        ONNX export stays on torch."""
+        import time
+
+        import onnxruntime  # noqa: F401  (imported before the clock starts, as torch is)
+
+        from labsearch import backend_choice
+        from labsearch.onnx_encoder import OnnxEncoder
+
+        directory = self.export_query_model()  # loads the torch model if the export is missing
+        if directory is None:
+            return "torch"
+        texts = backend_choice.calibration_texts()
+        self._load()
+        from sentence_transformers import SentenceTransformer
+
+        def timed(load: Any, embed: Any) -> tuple[Any, dict[str, float]]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            loaded = load()
+            load_wall, load_cpu = time.perf_counter() - wall, time.process_time() - cpu
+            embed(loaded, texts[: self.batch_size])  # warm-up
+            wall, cpu = time.perf_counter(), time.process_time()
+            embed(loaded, texts)
+            seconds = {
+                "load_s": load_wall,
+                "embed_s": time.perf_counter() - wall,
+                "cpu_s": load_cpu + time.process_time() - cpu,
+            }
+            return loaded, {k: round(v, 3) for k, v in seconds.items()}
+
+        path = resolve_model_path(self.model_name)
+        _, torch_seconds = timed(
+            lambda: SentenceTransformer(path, device="cpu"),
+            lambda _model, batch: self._encode_torch(batch),
+        )
+        encoder, onnx_seconds = timed(
+            lambda: OnnxEncoder(directory, "float32", self.max_tokens), self._encode_with
+        )
+        self._document_encoder = encoder
+        return backend_choice.remember(
+            self.export_dir, {"torch": torch_seconds, "onnx": onnx_seconds}
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, show_progress: bool = False) -> Embedder:
@@ -289,7 +358,10 @@ class Embedder:
     def _model_dimension(self) -> int:
         if self.backend != "torch":
             return self._documents_onnx().dimension
-        model = self._load()
+        return self._torch_dimension(self._load())
+
+    @staticmethod
+    def _torch_dimension(model: Any) -> int:
         getter = (
             getattr(model, "get_embedding_dimension", None)
             or model.get_sentence_embedding_dimension
@@ -324,7 +396,7 @@ class Embedder:
         nDCG@10 -0.0024, dense +0.0001; the lab evaluation unchanged: docs/evaluation.md) and
         the same as int8 documents; float32 with float32 ONNX documents (not measured mixed)."""
         if self.query_backend == "auto":
-            return "float32" if self.backend == "onnx" else "int8"
+            return "float32" if self.backend_setting == "onnx" else "int8"
         return "int8" if self.query_backend == "onnx-int8" else "float32"
 
     def query_encoder(self) -> OnnxEncoder | None:
@@ -384,6 +456,7 @@ class Embedder:
         return None
 
     def _documents_onnx(self) -> OnnxEncoder:
+        backend = self.backend  # (decided outside the lock: deciding takes it)
         with self._query_lock:
             if self._document_encoder is None:
                 from labsearch.onnx_encoder import OnnxEncoder
@@ -391,19 +464,22 @@ class Embedder:
                 directory = self.export_query_model()
                 if directory is None:
                     raise ConfigError(
-                        f"LABSEARCH_EMBED_BACKEND={self.backend} needs an ONNX export of "
+                        f"LABSEARCH_EMBED_BACKEND={backend} needs an ONNX export of "
                         f"{self.model_name} (a local sentence-transformers model and an export "
                         "directory); use LABSEARCH_EMBED_BACKEND=torch"
                     )
-                variant = "int8" if self.backend == "onnx-int8" else "float32"
+                variant = "int8" if backend == "onnx-int8" else "float32"
                 self._document_encoder = OnnxEncoder(directory, variant, self.max_tokens)
         return self._document_encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self.backend != "torch":
+            return self._encode_with(self._documents_onnx(), texts)
+        return self._encode_torch(texts)
+
+    def _encode_torch(self, texts: list[str]) -> np.ndarray:
         from tqdm import tqdm
 
-        if self.backend != "torch":
-            return self._encode_onnx(texts)
         model = self._load()
         # Batch texts of similar word-piece count. (sentence-transformers groups by characters,
         # but codes and prose tokenize very differently: this pads 13% less, runs 10% faster.)
@@ -414,7 +490,7 @@ class Embedder:
             order = np.argsort([-len(ids) for ids in pieces], kind="stable")
         batches = [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
         show = self.show_progress and len(batches) > 1
-        vectors = np.zeros((len(texts), self._model_dimension()), dtype=np.float32)
+        vectors = np.zeros((len(texts), self._torch_dimension(model)), dtype=np.float32)
         with self._precision():
             for batch in tqdm(
                 batches, desc="embedding", unit="batch", disable=not show, leave=False
@@ -432,10 +508,9 @@ class Embedder:
         if self._cache:
             self._cache.close()
 
-    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+    def _encode_with(self, encoder: OnnxEncoder, texts: list[str]) -> np.ndarray:
         from tqdm import tqdm
 
-        encoder = self._documents_onnx()
         order = np.arange(len(texts))
         if len(texts) > self.batch_size:
             order = np.argsort([-n for n in encoder.token_counts(texts)], kind="stable")

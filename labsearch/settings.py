@@ -95,9 +95,10 @@ class Settings(BaseSettings):
         default="auto",
         description="auto: bfloat16 autocast where the CPU computes bfloat16 natively.",
     )
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
-        description="How documents are embedded: torch (at embed_precision) or the ONNX export.",
+    embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="How documents are embedded: auto (torch or float32 ONNX, whichever measured "
+        "faster on this CPU), torch (at embed_precision) or the ONNX export.",
     )
     query_backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
         default="auto",

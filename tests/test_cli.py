@@ -171,3 +171,61 @@ def test_search_embeds_the_query_without_torch(indexed):
     assert report["imported"] == [], f"a search imported {report['imported']}"
     assert "torch" not in report["imported"]
     print(f"cold CLI search in a new process: {report['seconds']:.2f} s")
+
+
+INDEX_IN_PROCESS = """
+import json, sys
+from shell.cli import app
+try:
+    app(["index", sys.argv[1]])
+except SystemExit as stop:
+    code = stop.code
+heavy = ["torch", "sentence_transformers", "transformers", "onnxruntime", "quilt3", "boto3",
+         "pandas", "pyarrow", "pysam", "pypdf", "tifffile", "h5py", "anndata", "faiss"]
+print(json.dumps({"code": code, "imported": [m for m in heavy if m in sys.modules]}),
+      file=sys.stderr)
+"""
+
+
+def test_unchanged_quilt_reindex_imports_no_model_no_quilt3_no_readers(settings, tmp_path):
+    """`labsearch index` again over an unchanged local Quilt registry, as a new process: package
+    pointers are read as files and match the fingerprints, so neither the model (torch,
+    onnxruntime), quilt3 (for manifests), the file readers (pandas for the CSV) nor faiss are
+    imported: the run finishes in about 0.5 s (bench/index_vs_langchain.py measures it)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import quilt3
+
+    data, registry = tmp_path / "data", tmp_path / "registry"
+    data.mkdir()
+    (data / "counts.csv").write_text("gene,count\nActb,12\nGapdh,40\n")
+    (data / "README.md").write_text("# Liver RNA-seq\nCounts of mouse liver, dexamethasone.\n")
+    quilt3.Package().set_dir(".", str(data)).set_meta({"project": "liver"}).build(
+        "lab-a/liver", registry=f"file://{registry}"
+    )
+    uri = f"quilt+file://{registry}"
+    env = dict(os.environ, LABSEARCH_HOME=str(settings.home))
+    env["LABSEARCH_CACHE_DIR"] = str(settings.cache_dir)
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(root), env.get("PYTHONPATH", "")] if p)
+
+    def run() -> tuple[str, dict]:
+        completed = subprocess.run(
+            [sys.executable, "-c", INDEX_IN_PROCESS, uri],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        return completed.stdout, json.loads(completed.stderr.strip().splitlines()[-1])
+
+    first, report = run()
+    assert report["code"] in (0, None) and "3 added" in first, first
+    assert {"quilt3", "pandas"} <= set(report["imported"])  # the first run reads everything
+    again, report = run()
+    assert report["code"] in (0, None) and "3 unchanged" in again, again
+    assert report["imported"] == [], f"an unchanged re-run imported {report['imported']}"

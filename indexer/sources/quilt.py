@@ -22,7 +22,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +77,14 @@ def _quilt3() -> Any:
 
     ApiTelemetry.telemetry_disabled = True
     return quilt3
+
+
+def _listdir(path: Path) -> list[str]:
+    """Names in a directory, none if it is missing (quilt3's local backend does the same)."""
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
 
 
 @contextmanager
@@ -166,6 +174,7 @@ class QuiltSource:
         self.max_download_bytes = max_download_bytes
         self._s3_client: Any = None
         self._quilt_registry: Any = None
+        self._pointer_dir: Path | None | bool = False  # False: not looked up yet
         # Package id -> fingerprint at the last complete sync, set by the indexer: a package
         # whose fingerprint is unchanged is not read again (a re-run reads no manifests).
         self.known_fingerprints: Mapping[str, str] = {}
@@ -174,16 +183,10 @@ class QuiltSource:
     # -- scanning --------------------------------------------------------------------------
 
     def scan(self) -> Iterator[Asset | SourceIssue | Checked]:
-        quilt3 = _quilt3()
         self._check_registry()
-        # Resolve the registry once and hand quilt3 the object: given a URL string, every quilt3
-        # call re-parses its YAML config file, which was 80% of a scan's time.
-        from quilt3.backends import get_package_registry
-
-        self._quilt_registry = get_package_registry(self.registry)
-        with _shared_s3_clients():
+        with self._s3_clients_shared():
             try:
-                names = sorted(quilt3.list_packages(self._quilt_registry))
+                names = sorted(self._package_names())
             except Exception as exc:  # quilt3 raises many types; all mean "cannot list"
                 raise SourceError(
                     f"{self.uri}: cannot list the packages of the registry: {exc}"
@@ -192,7 +195,7 @@ class QuiltSource:
             try:
                 with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
                     for name in names:
-                        yield from self._package(quilt3, name, cache, Path(workdir))
+                        yield from self._package(name, cache, Path(workdir))
             finally:
                 cache.close()
 
@@ -203,21 +206,77 @@ class QuiltSource:
         roots = [package_id(self.registry, name) for name in wanted]
 
         def items() -> Iterator[Asset | SourceIssue | Checked]:
-            quilt3 = _quilt3()
-            from quilt3.backends import get_package_registry
-
-            self._quilt_registry = get_package_registry(self.registry)
-            with _shared_s3_clients():
+            with self._s3_clients_shared():
                 cache = SummaryCache(self.settings.cache_dir)
                 try:
                     with tempfile.TemporaryDirectory(prefix="labsearch-quilt-") as workdir:
                         for name in wanted:
                             if self._exists(name):
-                                yield from self._package(quilt3, name, cache, Path(workdir))
+                                yield from self._package(name, cache, Path(workdir))
                 finally:
                     cache.close()
 
         return Part(roots, items())
+
+    # -- the registry: pointers without quilt3 where possible, manifests through quilt3 ------
+
+    def _quilt(self) -> tuple[Any, Any]:
+        """quilt3 and the registry object, imported and resolved on first need (0.4 s of
+        imports: boto3, the GraphQL client). Resolved once and handed to every quilt3 call:
+        given a URL string, each call re-parses quilt3's YAML config file, which was 80% of a
+        scan's time."""
+        quilt3 = _quilt3()
+        if self._quilt_registry is None:
+            from quilt3.backends import get_package_registry
+
+            self._quilt_registry = get_package_registry(self.registry)
+        return quilt3, self._quilt_registry
+
+    def _s3_clients_shared(self) -> Any:
+        """Reuse quilt3's S3 clients over a scan of an S3 registry; a local registry has none."""
+        if self.registry.startswith("s3://"):
+            self._quilt()
+            return _shared_s3_clients()
+        return nullcontext()
+
+    def _pointer_directory(self) -> Path | None:
+        """`.quilt/named_packages` of a local registry in the layout quilt3 writes by default
+        (its version 1), read here with plain directory listings like quilt3's local backend
+        does, so that finding every package unchanged imports no quilt3. None otherwise
+        (S3, or a registry with quilt3's version 2 layout): quilt3 lists those."""
+        if self._pointer_dir is False:
+            self._pointer_dir = None
+            if not self.registry.startswith("s3://"):
+                quilt_dir = path_from_uri(self.registry, "file") / ".quilt"
+                if not (quilt_dir / "v2").exists():
+                    self._pointer_dir = quilt_dir / "named_packages"
+        return self._pointer_dir
+
+    def _package_names(self) -> list[str]:
+        directory = self._pointer_directory()
+        if directory is None:
+            quilt3, registry = self._quilt()
+            return list(quilt3.list_packages(registry))
+        return [
+            f"{user}/{package}"
+            for user in _listdir(directory)
+            for package in _listdir(directory / user)
+        ]
+
+    def _pointers(self, name: str) -> list[tuple[str, str]]:
+        """(pointer, top hash) of every pointer of a package: one per push, named by its Unix
+        time, plus "latest"."""
+        directory = self._pointer_directory()
+        if directory is None:
+            quilt3, registry = self._quilt()
+            return list(quilt3.list_package_versions(name, registry=registry))
+        if not _PACKAGE_NAME.match(name):  # what quilt3 checks before it lists
+            raise SourceError(f"invalid package name {name!r}")
+        pointers = directory / name
+        return [
+            (pointer, (pointers / pointer).read_text(encoding="utf-8"))
+            for pointer in _listdir(pointers)
+        ]
 
     def _exists(self, name: str) -> bool:
         """Does the registry still name the package (has it any pointer)?"""
@@ -261,7 +320,7 @@ class QuiltSource:
             self._s3_client = _s3.client(self.settings)
         return self._s3_client
 
-    def _revisions(self, quilt3: Any, name: str) -> tuple[list[Revision], datetime | None]:
+    def _revisions(self, name: str) -> tuple[list[Revision], datetime | None]:
         """The revisions to index (latest first) and when the package was first pushed.
 
         quilt3 lists one pointer per push, named by its Unix time, plus "latest"; a top hash
@@ -269,7 +328,7 @@ class QuiltSource:
         """
         pushed: dict[str, datetime | None] = {}
         latest = None
-        for pointer, top_hash in quilt3.list_package_versions(name, registry=self._quilt_registry):
+        for pointer, top_hash in self._pointers(name):
             if pointer == "latest":
                 latest = top_hash
                 continue
@@ -289,10 +348,10 @@ class QuiltSource:
         return revisions, created
 
     def _package(
-        self, quilt3: Any, name: str, cache: SummaryCache, workdir: Path
+        self, name: str, cache: SummaryCache, workdir: Path
     ) -> Iterator[Asset | SourceIssue | Checked]:
         try:
-            revisions, created = self._revisions(quilt3, name)
+            revisions, created = self._revisions(name)
         except Exception as exc:
             yield SourceIssue(
                 self.uri,
@@ -313,9 +372,8 @@ class QuiltSource:
         for revision in revisions:
             top_hash = revision.top_hash
             try:
-                package = quilt3.Package.browse(
-                    name, registry=self._quilt_registry, top_hash=top_hash
-                )
+                quilt3, registry = self._quilt()
+                package = quilt3.Package.browse(name, registry=registry, top_hash=top_hash)
                 header = next(package.manifest)
                 entries = list(package.walk())
             except Exception as exc:
