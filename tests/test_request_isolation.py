@@ -69,6 +69,41 @@ def test_a_long_read_does_not_hold_up_another_users_search(store):
     assert len(results) == 3
 
 
+def test_searches_rank_side_by_side(store):
+    """While one search is ranking on the in-memory indexes (here: a thread holding their lock
+    shared, as a long BM25 pass does), another user's search completes: ranking takes the
+    lock shared, and only a refresh takes it alone."""
+    store.search(SearchRequest(text="liver", k=3), LAB_B)  # the indexes are loaded
+    results = []
+    with store._vectors_lock.shared():
+        thread = threading.Thread(
+            target=lambda: results.extend(store.search(SearchRequest(text="liver", k=3), LAB_B))
+        )
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive(), "bob's search waited for another search's ranking"
+    assert len(results) == 3
+
+
+def test_a_refresh_waits_for_searches_in_progress_and_then_serves_new_rows(store):
+    store.search(SearchRequest(text="liver", k=3), LAB_B)
+    newer = assets(3001)[-1]
+    found = []
+
+    def search_after_a_write() -> None:
+        request = SearchRequest(text="liver", k=5, filters={"id": newer.asset.id})
+        found.extend(hit.asset.id for hit in store.search(request, LAB_B))
+
+    with store._vectors_lock.shared():
+        store.upsert([newer])  # the next search must refresh, alone
+        thread = threading.Thread(target=search_after_a_write)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the refresh did not wait for the search in progress"
+    thread.join(10)
+    assert found == [newer.asset.id]
+
+
 def test_a_read_past_its_time_budget_is_stopped_with_a_clear_error(store):
     store.query_timeout = 1e-9
     store.progress_steps = 1_000  # this small index's facets take fewer than the 200k default

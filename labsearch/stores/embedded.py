@@ -75,6 +75,7 @@ from labsearch.stores.protocol import (
     SearchRequest,
     StoredAsset,
 )
+from labsearch.stores.rwlock import ReadWriteLock
 from labsearch.stores.sql_filters import (
     SQL,
     TRUE,
@@ -202,7 +203,8 @@ class EmbeddedStore:
         # The vector cache is shared by every reader; it is refreshed and scanned under its lock
         # (a scan is one pass over a float32 matrix: milliseconds).
         self._vectors = VectorCache(dimension)
-        self._vectors_lock = threading.Lock()
+        # Searches rank side by side under its shared side; a refresh takes it alone.
+        self._vectors_lock = ReadWriteLock()
         self._vectors_path: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -327,7 +329,7 @@ class EmbeddedStore:
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
-        with self._vectors_lock:
+        with self._vectors_lock.exclusive():
             self._vectors.clear()
 
     def __enter__(self) -> EmbeddedStore:
@@ -772,11 +774,10 @@ class EmbeddedStore:
     ) -> tuple[list[_Ranked], list[_Ranked]]:
         """BM25 and nearest-neighbour rankings among the rows `access` may see and the filter
         selects, from the in-memory indexes (vectors.py, sparse.py)."""
-        with self._vectors_lock:
-            snapshot = self._cached_vectors(conn)
+        with self._ranking(conn) as (snapshot, generation):
             if not snapshot.size:
                 return [], []
-            visible, allowed = _allowed(conn, snapshot, node, access)
+            visible, allowed = _allowed(conn, snapshot, node, access, generation)
             bm25 = snapshot.bm25(terms, visible, allowed, depth) if terms else []
             dense = []
             if query is not None:
@@ -792,17 +793,34 @@ class EmbeddedStore:
         access: Access,
     ) -> list[int]:
         """Keys of the rows `access` may see and the filter selects that match any term."""
-        with self._vectors_lock:
-            snapshot = self._cached_vectors(conn)
+        with self._ranking(conn) as (snapshot, generation):
             if not snapshot.size:
                 return []
-            _, allowed = _allowed(conn, snapshot, node, access)
+            _, allowed = _allowed(conn, snapshot, node, access, generation)
             return snapshot.matching(terms, allowed).tolist()
 
+    @contextmanager
+    def _ranking(self, conn: sqlite3.Connection) -> Iterator[tuple[VectorCache, int]]:
+        """The shared in-memory indexes, at or past `conn`'s snapshot, and that snapshot's
+        generation, held shared: other searches rank at the same time, and a refresh waits.
+        An index behind the snapshot (or of another file) is refreshed first, alone."""
+        (generation,) = conn.execute(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'"
+        ).fetchone()
+        path = self._local.path
+        while True:
+            with self._vectors_lock.shared():
+                cache = self._vectors
+                if self._vectors_path == path and cache.holds(generation):
+                    yield cache, generation
+                    return
+            with self._vectors_lock.exclusive():
+                self._cached_vectors(conn)
+
     def _cached_vectors(self, conn: sqlite3.Connection) -> VectorCache:
-        """The shared in-memory indexes, brought up to `conn`'s snapshot (called under their
-        lock). A cache of another file (before a rebuild was published) is dropped; one newer
-        than the snapshot is used as it is (rows the snapshot lacks find no document later).
+        """The shared in-memory indexes, brought up to `conn`'s snapshot (called holding their
+        lock alone). A cache of another file (before a rebuild was published) is dropped; one
+        newer than the snapshot is used as it is (rows the snapshot lacks find no document).
 
         Loading them is not the request's work (the first load of a large index takes a
         minute, once per process, normally at start-up): the query deadline pauses meanwhile
@@ -944,10 +962,14 @@ def _has_lookup(node: grammar.Node | None) -> bool:
 
 
 def _allowed(
-    conn: sqlite3.Connection, snapshot: VectorCache, node: grammar.Node | None, access: Access
+    conn: sqlite3.Connection,
+    snapshot: VectorCache,
+    node: grammar.Node | None,
+    access: Access,
+    generation: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Masks over the cached rows: those `access` may see, and of those the ones `node`
-    selects."""
+    selects (read at `generation`, the caller's snapshot)."""
     alive = snapshot.alive
     if access.operator:
         visible, classes = alive, None
@@ -956,7 +978,7 @@ def _allowed(
         classes = visibility.visible_classes(conn, access)
     if node is None:
         return visible, visible
-    return visible, visible & _filter_mask(conn, snapshot, node, classes)
+    return visible, visible & _filter_mask(conn, snapshot, node, classes, generation)
 
 
 def _fuse(
@@ -986,24 +1008,26 @@ def _filter_mask(
     snapshot: VectorCache,
     node: grammar.Node,
     classes: list[int] | None,
+    generation: int,
 ) -> np.ndarray:
     """The cached rows of visibility `classes` (None: all) that `node` selects, as a mask:
     and/or/not combine the masks of their parts, and a condition on a side table reads only
     that table's index (sql_filters.SQL.keys), inside the classes."""
     if isinstance(node, grammar.And | grammar.Or):
-        masks = [_filter_mask(conn, snapshot, child, classes) for child in node.items]
+        masks = [_filter_mask(conn, snapshot, child, classes, generation) for child in node.items]
         combine = np.logical_and if isinstance(node, grammar.And) else np.logical_or
         empty = np.full(snapshot.size, isinstance(node, grammar.And))
         return combine.reduce(masks) if masks else empty
     if isinstance(node, grammar.Not):
         # Rows outside the classes are set here but never visible to this caller.
-        return ~_filter_mask(conn, snapshot, node.item, classes)
+        return ~_filter_mask(conn, snapshot, node.item, classes, generation)
     where = compile_filter(node, classes)
     if where.keys is not None:
-        return snapshot.condition_mask(conn, f"SELECT asset AS k FROM ({where.keys})", where.params)
+        sql = f"SELECT asset AS k FROM ({where.keys})"
+        return snapshot.condition_mask(conn, sql, where.params, generation)
     inside = join(" AND ", [in_classes("a.vis", classes), where], TRUE)
     sql = f"SELECT a.pk AS k FROM assets a WHERE {inside.text}"
-    return snapshot.condition_mask(conn, sql, inside.params)
+    return snapshot.condition_mask(conn, sql, inside.params, generation)
 
 
 def _docs(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Asset]:

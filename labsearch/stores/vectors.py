@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,17 +88,18 @@ def clusters_for(rows: int) -> int:
 class VectorCache:
     """The vectors of the `bodies` table in a faiss index, with per-group visibility masks.
 
-    Not thread-safe on its own: the store calls it under its own lock, inside a read
-    transaction.
+    `refresh` changes it in place and must run alone; the other methods only read it (and
+    its mask caches, which have their own lock), so searches may call them side by side. The
+    store arranges this with a reader/writer lock, inside a read transaction.
     """
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
+        self._caching = threading.Lock()  # the mask caches, filled by concurrent searches
         self.clear()
 
     def clear(self) -> None:
         self.generation: int | None = None
-        self.snapshot: int | None = None  # the generation of the last caller's read
         self.groups_generation: str | None = None
         self.instance: str | None = None
         self.size = 0
@@ -135,7 +137,6 @@ class VectorCache:
         it was built from scratch)."""
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         generation = int(meta["generation"])
-        self.snapshot = generation
         # Readers on several threads hold snapshots of different ages: a cache already at or
         # past this snapshot is kept (refreshing backwards would mark newer rows as deleted).
         if self.generation is not None and generation <= self.generation:
@@ -161,7 +162,6 @@ class VectorCache:
             self._append(conn, last)
         self._conditions.clear()
         self.generation, self.instance = generation, meta.get(INSTANCE)
-        self.snapshot = generation
         grown = self.size - self.saved_size > self.size // 4
         if saved is not None and self.nlist > 1 and (self.loaded_from_scratch or grown):
             # Building is the expensive part: the next process loads the file and catches up
@@ -367,31 +367,42 @@ class VectorCache:
         mask[positions[found]] = True
         return mask
 
+    def holds(self, generation: int) -> bool:
+        """Whether the cache has every row of a reader's snapshot at `generation` (it may be
+        ahead: rows the snapshot lacks find no document later)."""
+        return self.generation is not None and generation <= self.generation
+
     def condition_mask(
-        self, conn: sqlite3.Connection, sql: str, params: list[object]
+        self, conn: sqlite3.Connection, sql: str, params: list[object], generation: int
     ) -> np.ndarray:
-        """Rows whose key query `sql` (a column `k`) returns; cached until the next write."""
-        if self.snapshot != self.generation or not MAX_CACHED_CONDITIONS:
+        """Rows whose key query `sql` (a column `k`) returns, read by a reader at snapshot
+        `generation`; cached until the next write."""
+        if generation != self.generation or not MAX_CACHED_CONDITIONS:
             # A reader behind the cache (or caching off): its own answer.
             return self.mask_of(keys(conn, sql, params))
         key = (sql, tuple(params))
-        mask = self._conditions.get(key)
+        with self._caching:
+            mask = self._conditions.get(key)
         if mask is None:
-            if len(self._conditions) >= MAX_CACHED_CONDITIONS:
-                self._conditions.pop(next(iter(self._conditions)))
-            mask = self._conditions[key] = self.mask_of(keys(conn, sql, params))
+            mask = self.mask_of(keys(conn, sql, params))
+            with self._caching:
+                if len(self._conditions) >= MAX_CACHED_CONDITIONS:
+                    self._conditions.pop(next(iter(self._conditions)))
+                self._conditions[key] = mask
         return mask
 
     def group_mask(self, conn: sqlite3.Connection, groups: Iterable[str]) -> np.ndarray:
         """Rows visible to members of `groups` (per-group masks stay cached across refreshes)."""
         mask = np.zeros(self.size, dtype=bool)
         for group in groups:
-            cached = self._groups.get(group)
+            with self._caching:
+                cached = self._groups.get(group)
             if cached is None:
                 members = keys(conn, "SELECT asset AS k FROM asset_groups WHERE grp = ?", (group,))
                 cached = np.zeros(len(self._rowids), dtype=bool)
                 cached[: self.size] = self.mask_of(members)
-                self._groups[group] = cached
+                with self._caching:
+                    self._groups[group] = cached
             mask |= cached[: self.size]
         return mask
 
