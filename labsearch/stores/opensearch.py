@@ -271,7 +271,7 @@ class OpenSearchStore:
     def close(self) -> None:
         try:
             self._drain()
-        except LabsearchError as error:  # already raised to the caller by a later call
+        except Exception as error:  # raised to the caller by a later call already, or lost
             log.warning("a bulk write to %s failed: %s", self.target, error)
         if self._pool is not None:
             self._pool.shutdown()

@@ -49,8 +49,9 @@ COLUMN_REPEATS = {
 # HNSW build parameters of new indices. Building the graph is most of the node's indexing work;
 # at 100k SciFact-like assets (bench/opensearch_bulk.py --ef-construction N --recall 100)
 # ef_construction 128 / 64 / 32 loaded 351 / 479 / 585 assets/s with dense recall@10 0.992 /
-# 0.984 / 0.955 against exact search: 64 keeps recall above the embedded store's ANN (0.966).
-HNSW_PARAMETERS = {"m": 16, "ef_construction": 64}
+# 0.984 / 0.955 against exact search, but at 300k 64 fell to 0.934, below the embedded store's
+# ANN (0.966 at 1M): 128 stays (docs/opensearch.md, "Bulk loading at scale").
+HNSW_PARAMETERS = {"m": 16, "ef_construction": 128}
 
 _KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
 _TEXT = {"type": "text", "analyzer": TEXT_ANALYZER}
