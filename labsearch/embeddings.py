@@ -256,7 +256,8 @@ class Embedder:
             lambda _model, batch: self._encode_torch(batch),
         )
         encoder, onnx_seconds = timed(
-            lambda: OnnxEncoder(directory, "float32", self.max_tokens), self._encode_with
+            lambda: OnnxEncoder(directory, "float32", self.max_tokens, spin=False),
+            self._encode_with,
         )
         self._document_encoder = encoder
         return backend_choice.remember(
@@ -469,7 +470,9 @@ class Embedder:
                         "directory); use LABSEARCH_EMBED_BACKEND=torch"
                     )
                 variant = "int8" if backend == "onnx-int8" else "float32"
-                self._document_encoder = OnnxEncoder(directory, variant, self.max_tokens)
+                self._document_encoder = OnnxEncoder(
+                    directory, variant, self.max_tokens, spin=False
+                )
         return self._document_encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
