@@ -56,7 +56,7 @@ from labsearch.stores.opensearch_bulk import (
     batches,
     run_bulk,
 )
-from labsearch.stores.opensearch_client import build_client, translated_errors
+from labsearch.stores.opensearch_client import build_client, pages_by_id, translated_errors
 from labsearch.stores.opensearch_mapping import (
     RANKED_FIELD,
     from_source,
@@ -93,7 +93,7 @@ HIGHLIGHT = {
     "require_field_match": False,
     "fields": {"text": {}, "title": {}, "identifiers.text": {}},
 }
-PAGE = 1000  # documents per page when reading everything (match, hashes_by_source)
+PAGE = 1000  # values per page of a composite aggregation (value listings)
 MAX_BULK_BYTES = 8 * 1024 * 1024
 BULK_WORKERS = 2  # a rebuild's bulk requests in flight at once (see _write_behind)
 MAX_KNN_K = 10_000  # the k-NN plugin's upper bound for k
@@ -462,6 +462,7 @@ class OpenSearchStore:
         for batch in batches(actions, self.batch_size, MAX_BULK_BYTES):
             while len(self._in_flight) >= self.bulk_workers:
                 self._collect(self._in_flight.popleft())
+                self._raise_failure()
             self._in_flight.append(
                 self._pool.submit(
                     run_bulk, self.client, self.target, batch, policy=self.retry, url=self.url
@@ -470,12 +471,12 @@ class OpenSearchStore:
         self._unrefreshed = True
 
     def _collect(self, future: Future) -> None:
+        """Wait for one background request; keep the first failure (raised by the caller)."""
         try:
             future.result()
         except BaseException as error:
             if self._failure is None:
                 self._failure = error
-        self._raise_failure()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -484,12 +485,7 @@ class OpenSearchStore:
     def _drain(self) -> None:
         """Wait for every request sent in the background; raise the first failure."""
         while self._in_flight:
-            future = self._in_flight.popleft()
-            try:
-                future.result()
-            except BaseException as error:
-                if self._failure is None:
-                    self._failure = error
+            self._collect(self._in_flight.popleft())
         self._raise_failure()
 
     def _settle(self) -> None:
@@ -599,26 +595,8 @@ class OpenSearchStore:
         self, query: dict[str, Any], fields: list[str], what: str, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Every hit of `query` in id order, paged with search_after (no 10,000-hit window)."""
-        hits: list[dict[str, Any]] = []
-        after: list[Any] | None = None
-        while limit is None or len(hits) < limit:
-            size = PAGE if limit is None else min(PAGE, limit - len(hits))
-            body: dict[str, Any] = {
-                "query": query,
-                "size": size,
-                "sort": [{"id": "asc"}],
-                "_source": fields,
-                "track_total_hits": False,
-            }
-            if after is not None:
-                body["search_after"] = after
-            with translated_errors(self.url, what):
-                page = self.client.search(index=self.target, body=body)["hits"]["hits"]
-            hits.extend(page)
-            if len(page) < size:
-                break
-            after = page[-1]["sort"]
-        return hits
+        pages = pages_by_id(self.client, self.url, self.target, query, fields, what, limit)
+        return [hit for page in pages for hit in page]
 
     def facets(
         self,

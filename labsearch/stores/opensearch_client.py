@@ -114,3 +114,40 @@ def reason(exc: os_errors.TransportError) -> str:
         root = (error.get("root_cause") or [{}])[0]
         return str(root.get("reason") or error.get("reason") or error)
     return str(exc.error)
+
+
+PAGE = 1000  # documents per page when reading everything in id order
+
+
+def pages_by_id(
+    client: OpenSearch,
+    url: str,
+    index: str,
+    query: dict[str, Any],
+    fields: list[str] | bool,
+    what: str,
+    limit: int | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """The hits of `query` in id order, a page at a time, paged with search_after (no
+    10,000-hit window); at most `limit` hits in all. `what` names the work in errors."""
+    seen = 0
+    after: list[Any] | None = None
+    while limit is None or seen < limit:
+        size = PAGE if limit is None else min(PAGE, limit - seen)
+        body: dict[str, Any] = {
+            "query": query,
+            "size": size,
+            "sort": [{"id": "asc"}],
+            "_source": fields,
+            "track_total_hits": False,
+        }
+        if after is not None:
+            body["search_after"] = after
+        with translated_errors(url, what):
+            page = client.search(index=index, body=body)["hits"]["hits"]
+        if page:
+            yield page
+        seen += len(page)
+        if len(page) < size:
+            return
+        after = page[-1]["sort"]

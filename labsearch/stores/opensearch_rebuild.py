@@ -34,12 +34,11 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_errors
 
 from labsearch.stores.opensearch_bulk import Action, BulkWriteError, RetryPolicy, batches, run_bulk
-from labsearch.stores.opensearch_client import translated_errors
+from labsearch.stores.opensearch_client import pages_by_id, translated_errors
 
 log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = "-writes"
-PAGE = 1000
 
 
 def marker_alias(alias: str) -> str:
@@ -163,24 +162,9 @@ def journaled_ids(client: OpenSearch, url: str, pending_index: str) -> Iterator[
     index = journal_index(pending_index)
     with translated_errors(url, "reading the writes made during the rebuild"):
         client.indices.refresh(index=index)
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {
-            "query": {"match_all": {}},
-            "size": PAGE,
-            "sort": [{"id": "asc"}],
-            "_source": False,
-            "track_total_hits": False,
-        }
-        if after is not None:
-            body["search_after"] = after
-        with translated_errors(url, "reading the writes made during the rebuild"):
-            page = client.search(index=index, body=body)["hits"]["hits"]
-        if page:
-            yield [hit["_id"] for hit in page]
-        if len(page) < PAGE:
-            return
-        after = page[-1]["sort"]
+    what = "reading the writes made during the rebuild"
+    for page in pages_by_id(client, url, index, {"match_all": {}}, False, what):
+        yield [hit["_id"] for hit in page]
 
 
 def replay(
