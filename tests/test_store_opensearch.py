@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 from opensearch_fixtures import *  # noqa: F403 - pytest fixtures, used by name
@@ -26,7 +27,7 @@ from labsearch.stores.opensearch import OpenSearchStore
 from labsearch.stores.opensearch_bulk import Action, BulkWriteError, RetryPolicy, run_bulk
 from labsearch.stores.opensearch_client import build_client
 from labsearch.stores.opensearch_mapping import flatten_metadata
-from labsearch.stores.protocol import AssetStore, SearchMode, SearchRequest
+from labsearch.stores.protocol import AssetStore, IndexedAsset, SearchMode, SearchRequest
 
 OPERATOR = Access.as_operator()
 LAB_A = Access.for_groups(["lab-a"])
@@ -254,6 +255,24 @@ def test_a_rejected_document_rolls_the_whole_batch_back(os_settings: Settings) -
 
 
 @pytest.mark.integration
+def test_documents_are_sent_compactly_and_read_back_unchanged(os_settings: Settings) -> None:
+    """Vectors go as float32 digits and documents as orjson bytes: what comes back is the same
+    float32 vector, non-ASCII text, and a metadata integer past 64 bits (which orjson refuses,
+    so that document takes the json fallback)."""
+    vector = np.random.default_rng(7).normal(size=DIM).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    plain = make_asset("plain", title="Probe für Zellkerne – 5′ UTR")
+    huge = make_asset("huge", metadata={"reads": 2**70, "barcode": "ACGT"})
+    with open_os(os_settings) as store:
+        store.upsert([IndexedAsset(asset=plain, vector=vector, content_hash="h1"), indexed(huge)])
+        assert store.get("plain", OPERATOR).title == "Probe für Zellkerne – 5′ UTR"
+        assert store.get("huge", OPERATOR).metadata["reads"] == 2**70
+        (hit,) = store._stored_with_vectors(["plain"])
+        stored = np.asarray(hit["fields"]["vector"][0], dtype=np.float32)
+        assert np.array_equal(stored, vector)
+
+
+@pytest.mark.integration
 def test_unreachable_cluster_is_store_unavailable(tmp_path: Path) -> None:
     settings = opensearch_settings("http://127.0.0.1:9", "labsearch-nowhere", tmp_path)
     with pytest.raises(StoreUnavailableError, match="cannot be reached"):
@@ -377,8 +396,8 @@ class ScriptedBulkClient:
         self.script = list(script)
         self.sent: list[list[str]] = []
 
-    def bulk(self, body: str) -> dict[str, Any]:
-        lines = [json.loads(line) for line in body.strip().split("\n")]
+    def bulk(self, body: bytes, params: dict[str, str] | None = None) -> dict[str, Any]:
+        lines = [json.loads(line) for line in body.strip().split(b"\n")]
         doc_ids = [
             next(iter(line.values()))["_id"]
             for line in lines

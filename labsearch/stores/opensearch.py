@@ -35,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from opensearchpy import OpenSearch
 
 from labsearch.access import Access
@@ -435,21 +436,19 @@ class OpenSearchStore:
             return self.client.search(index=index or self.target, body=body)["hits"]["hits"]
 
     def _document(self, item: IndexedAsset) -> dict[str, Any]:
-        vector = [float(x) for x in item.vector]
+        vector = np.asarray(item.vector, dtype=np.float32).ravel()
         if len(vector) != self.dimension:
             raise InvalidRequestError(
                 f"asset {item.asset.id!r}: vector has {len(vector)} dimensions, but this index "
                 f"stores {self.dimension}-dimensional vectors of model {self.model!r}"
             )
-        if not all(math.isfinite(x) for x in vector):
+        if not np.isfinite(vector).all():
             raise InvalidRequestError(f"asset {item.asset.id!r}: vector contains NaN or infinity")
-        if not any(vector):
+        if not vector.any():
             # Cosine similarity is undefined for a zero vector and Lucene refuses it.
             raise InvalidRequestError(f"asset {item.asset.id!r}: vector is all zeros")
-        document = to_document(item)
-        # 8 decimals keep float32 precision for unit-vector components at half the JSON size.
-        document["vector"] = [round(x, 8) for x in vector]
-        return document
+        # The index stores float32: sent as float32 (encode_document writes its shortest digits).
+        return to_document(item, vector)
 
     def _write_behind(self, actions: list[Action]) -> None:
         """Send a rebuild's bulk requests from worker threads, at most `bulk_workers` at once

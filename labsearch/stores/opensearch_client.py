@@ -15,6 +15,7 @@ from labsearch.settings import Settings
 
 # Statuses worth another try: overload (429) and node trouble (502-504).
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+POOL_SIZE = 16  # connections kept open per node
 
 
 def hosts(settings: Settings) -> list[str]:
@@ -39,6 +40,10 @@ def build_client(settings: Settings) -> OpenSearch:
         # outages surface as StoreUnavailableError, and bulk writes retry with backoff.
         "max_retries": 1,
         "retry_on_timeout": False,
+        # One connection per thread that may call at once: a rebuild's background bulk
+        # requests and the API's concurrent searches (urllib3 keeps one by default and
+        # reconnects for every other).
+        "pool_maxsize": POOL_SIZE,
         "verify_certs": settings.opensearch_verify_certs,
         "ssl_show_warn": settings.opensearch_verify_certs,
         # gzip pays over a network; to a node on this machine it only costs (a quarter of a

@@ -143,8 +143,9 @@ def read_meta(mapping: dict[str, Any]) -> dict[str, Any] | None:
     return (mapping.get("mappings", {}).get("_meta") or {}).get("labsearch")
 
 
-def to_document(item: IndexedAsset) -> dict[str, Any]:
-    """The document stored for one asset."""
+def to_document(item: IndexedAsset, vector: Any = None) -> dict[str, Any]:
+    """The document stored for one asset; `vector` (e.g. a float32 array) replaces the item's
+    as a list of floats."""
     asset = item.asset
     dump = asset.model_dump(mode="json")
     links: dict[str, list[str]] = {}
@@ -169,7 +170,7 @@ def to_document(item: IndexedAsset) -> dict[str, Any]:
         "meta": list(flatten_metadata(dump["metadata"])),
         "content_hash": item.content_hash,
         "asset": dump,
-        "vector": [float(x) for x in item.vector],
+        "vector": [float(x) for x in item.vector] if vector is None else vector,
     }
 
 
